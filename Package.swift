@@ -1,0 +1,40 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "wirelat",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "wirelat", targets: ["wirelat"]),
+        .library(name: "WirelatCore", targets: ["WirelatCore"]),
+        .library(name: "WirelatIO", targets: ["WirelatIO"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        // Pure: wire codec, decoders, matchers, statistics, reports. No kernel calls.
+        .target(
+            name: "WirelatCore",
+            dependencies: [.product(name: "Histogram", package: "hdrhistogram-swift")]
+        ),
+        // What Glibc's Swift module does not show: epoll, eventfd, timerfd, accept4,
+        // SO_TIMESTAMPING flags and the CMSG macros.
+        .target(name: "CWirelatShim"),
+        // The only module that calls the kernel.
+        .target(name: "WirelatIO", dependencies: ["WirelatCore", "CWirelatShim"]),
+        // Server, client and the other engines, on top of WirelatIO.
+        .target(name: "WirelatKit", dependencies: ["WirelatCore", "WirelatIO"]),
+        .executableTarget(
+            name: "wirelat",
+            dependencies: [
+                "WirelatCore", "WirelatKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "WirelatCoreTests", dependencies: ["WirelatCore"]),
+        .testTarget(name: "WirelatIOTests", dependencies: ["WirelatIO", "WirelatKit", "WirelatCore"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["WirelatCore"]),
+    ]
+)

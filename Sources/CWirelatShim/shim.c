@@ -1,0 +1,113 @@
+#define _GNU_SOURCE
+#include "CWirelatShim.h"
+#include <string.h>
+
+int wl_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) {
+    return accept4(fd, addr, len, flags);
+}
+
+int wl_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+int wl_epoll_ctl(int epfd, int op, int fd, uint32_t events, uint64_t data) {
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = events;
+    ev.data.u64 = data;
+    return epoll_ctl(epfd, op, fd, op == EPOLL_CTL_DEL ? NULL : &ev);
+}
+
+int wl_epoll_wait(int epfd, uint32_t *events, uint64_t *data, int max, int timeout_ms) {
+    struct epoll_event evs[256];
+    if (max > 256) max = 256;
+    int n = epoll_wait(epfd, evs, max, timeout_ms);
+    for (int i = 0; i < n; i++) {
+        events[i] = evs[i].events;
+        data[i] = evs[i].data.u64;
+    }
+    return n;
+}
+
+int wl_timerfd_create(void) {
+    return timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+}
+
+int wl_timerfd_settime_ns(int fd, int64_t initial_ns, int64_t interval_ns) {
+    struct itimerspec its;
+    its.it_value.tv_sec = initial_ns / 1000000000;
+    its.it_value.tv_nsec = initial_ns % 1000000000;
+    its.it_interval.tv_sec = interval_ns / 1000000000;
+    its.it_interval.tv_nsec = interval_ns % 1000000000;
+    return timerfd_settime(fd, 0, &its, NULL);
+}
+
+int wl_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
+
+static volatile sig_atomic_t wl_signal_fd = -1;
+static volatile sig_atomic_t wl_signal_seen = 0;
+
+static void wl_on_stop_signal(int sig) {
+    int saved = errno;
+    if (wl_signal_seen != 0) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
+    wl_signal_seen = sig;
+    uint64_t one = 1;
+    if (wl_signal_fd >= 0) {
+        ssize_t r = write(wl_signal_fd, &one, sizeof one);
+        (void)r;
+    }
+    errno = saved;
+}
+
+int wl_stop_signal_fd(void) {
+    if (wl_signal_fd >= 0) return wl_signal_fd;
+    int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd < 0) return -1;
+    wl_signal_fd = fd;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = wl_on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0) return -1;
+    return fd;
+}
+
+int wl_last_signal(void) { return wl_signal_seen; }
+
+void wl_parse_timestamps(const void *control, size_t control_len, wl_timestamps *out) {
+    memset(out, 0, sizeof *out);
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_control = (void *)control;
+    msg.msg_controllen = control_len;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPING) {
+            struct scm_timestamping ts;
+            memcpy(&ts, CMSG_DATA(c), sizeof ts);
+            out->software_ns = (int64_t)ts.ts[0].tv_sec * 1000000000 + ts.ts[0].tv_nsec;
+        } else if ((c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR)
+                || (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR)) {
+            struct sock_extended_err ee;
+            memcpy(&ee, CMSG_DATA(c), sizeof ee);
+            if (ee.ee_origin == SO_EE_ORIGIN_TIMESTAMPING) {
+                out->tx_id = ee.ee_data;
+                out->has_tx_id = 1;
+            }
+        }
+    }
+}
+
+ssize_t wl_recvmsg(int fd, void *buf, size_t len, void *control, size_t *control_len, int flags) {
+    struct iovec iov = { buf, len };
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = *control_len;
+    ssize_t n = recvmsg(fd, &msg, flags);
+    if (n >= 0) *control_len = msg.msg_controllen;
+    return n;
+}

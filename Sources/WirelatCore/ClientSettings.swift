@@ -1,0 +1,47 @@
+/// Everything a client test is asked to do (`wirelat client`'s options).
+public struct ClientSettings: Sendable, Equatable {
+    public var host: String
+    public var port: UInt16 = 5555
+    public var mode: TestMode = .sync
+    public var length = 0
+    public var durationNanoseconds: UInt64 = 10_000_000_000
+    public var intervalNanoseconds: UInt64 = 1_000_000_000
+    public var connections = 1
+    public var socketBuffer: Int?
+    /// Pause between a reply and the next request (oratcptest's -delay).
+    public var delayNanoseconds: UInt64 = 0
+    /// Requests per second across all connections; nil: as fast as replies come.
+    public var rate: Double?
+    /// Connect timeout, and the longest wait for any one reply; 0: none.
+    public var timeoutNanoseconds: UInt64 = 0
+    public var timestamps: TimestampSource = .monotonic
+    public var wantsDiskWrite = false
+
+    public init(host: String) {
+        self.host = host
+    }
+
+    /// Bytes of one request on the wire: the 12-byte header plus the payload.
+    public var requestBytes: Int { WireProtocol.messageHeaderSize + length }
+
+    public var method: String { mode == .sync ? "tcp-reqresp" : "tcp-async-ack" }
+
+    /// Async mode: an acknowledgement every this many messages (about one per 256 KiB).
+    public var asyncAckEvery: UInt32 { UInt32(max(1, (256 * 1024) / max(1, requestBytes))) }
+
+    /// The limits the client enforces before it asks anything of a server.
+    public static let maxLength = 64 << 20
+    public static let maxConnections = 10_000
+
+    /// A one-line reason the settings cannot run, or nil.
+    public func validationError() -> String? {
+        if length < 0 || length > Self.maxLength { return "--length must be between 0 and \(Self.maxLength) bytes (got \(length))" }
+        if connections < 1 || connections > Self.maxConnections { return "--connections must be between 1 and \(Self.maxConnections) (got \(connections))" }
+        if intervalNanoseconds < 1_000_000 { return "--interval must be at least 1ms" }
+        if durationNanoseconds == 0 { return "--duration must be more than 0" }
+        if let r = rate, !(r > 0 && r <= 10_000_000) { return "--rate must be between 0 and 10000000 requests per second" }
+        if rate != nil && mode == .async { return "--rate applies to sync mode only" }
+        if let b = socketBuffer, b < 1 || b > 1 << 30 { return "--sockbuf must be between 1 byte and 1 GiB" }
+        return nil
+    }
+}

@@ -1,0 +1,16 @@
+import Foundation
+
+/// A number with a fixed count of decimals: `formatFixed(2356.04, 1)` is `"2356.0"`.
+public func formatFixed(_ value: Double, _ decimals: Int) -> String {
+    String(format: "%.\(min(max(decimals, 0), 9))f", value)
+}
+
+/// Pads on the left to `width` characters.
+public func leftPad(_ text: String, _ width: Int) -> String {
+    text.count >= width ? text : String(repeating: " ", count: width - text.count) + text
+}
+
+/// Pads on the right to `width` characters.
+public func rightPad(_ text: String, _ width: Int) -> String {
+    text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
+}

@@ -1,0 +1,201 @@
+@preconcurrency import Glibc
+import CWirelatShim
+
+/// Readiness reported by epoll(7).
+public struct IOEvents: OptionSet, Sendable {
+    public let rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    public static let readable = IOEvents(rawValue: WL_EPOLLIN)
+    public static let writable = IOEvents(rawValue: WL_EPOLLOUT)
+    public static let error = IOEvents(rawValue: WL_EPOLLERR)
+    public static let hangup = IOEvents(rawValue: WL_EPOLLHUP)
+    public static let peerClosed = IOEvents(rawValue: WL_EPOLLRDHUP)
+}
+
+/// A timer's handle, for `cancel`.
+public struct TimerID: Hashable, Sendable {
+    let value: UInt64
+}
+
+/// One thread's epoll loop with nanosecond timers on a timerfd.
+///
+/// Handlers run on the loop's thread, one at a time. A descriptor is
+/// registered with a handler and must be deregistered before it is closed.
+public final class EventLoop {
+    public typealias Handler = (IOEvents) -> Void
+
+    private let epoll: FileDescriptor
+    private let timerFD: FileDescriptor
+    private var handlers: [Handler?] = []
+    private var timers = TimerHeap()
+    private var timerActions: [UInt64: () -> Void] = [:]
+    private var nextTimerID: UInt64 = 1
+    private var armedDeadline: UInt64 = .max
+    private var stopped = false
+    private var stopSignalFD: CInt = -1
+    private var onStopSignal: ((CInt) -> Void)?
+
+    private static let timerToken = UInt64.max
+    private static let signalToken = UInt64.max - 1
+
+    public init() throws(SystemError) {
+        let ep = try retrying("epoll_create1") { wl_epoll_create() }
+        epoll = FileDescriptor(owning: ep)
+        let tfd: CInt
+        do {
+            tfd = try retrying("timerfd_create") { wl_timerfd_create() }
+        }
+        timerFD = FileDescriptor(owning: tfd)
+        _ = try retrying("epoll_ctl") { wl_epoll_ctl(ep, EPOLL_CTL_ADD, tfd, WL_EPOLLIN, Self.timerToken) }
+    }
+
+    /// Watches `fd` for `interest`. The corresponding C function is `epoll_ctl(EPOLL_CTL_ADD)`.
+    public func register(_ fd: CInt, interest: IOEvents, handler: @escaping Handler) throws(SystemError) {
+        let index = Int(fd)
+        if index >= handlers.count {
+            handlers.append(contentsOf: repeatElement(nil, count: index - handlers.count + 64))
+        }
+        handlers[index] = handler
+        _ = try retrying("epoll_ctl") { wl_epoll_ctl(epoll.rawValue, EPOLL_CTL_ADD, fd, interest.rawValue, UInt64(fd)) }
+    }
+
+    /// Changes what `fd` is watched for (`EPOLL_CTL_MOD`).
+    public func modify(_ fd: CInt, interest: IOEvents) throws(SystemError) {
+        _ = try retrying("epoll_ctl") { wl_epoll_ctl(epoll.rawValue, EPOLL_CTL_MOD, fd, interest.rawValue, UInt64(fd)) }
+    }
+
+    /// Stops watching `fd` (`EPOLL_CTL_DEL`); call before closing it.
+    public func deregister(_ fd: CInt) {
+        if Int(fd) < handlers.count { handlers[Int(fd)] = nil }
+        _ = wl_epoll_ctl(epoll.rawValue, EPOLL_CTL_DEL, fd, 0, 0)
+    }
+
+    /// Runs `action` once the monotonic clock reaches `deadline` (nanoseconds).
+    @discardableResult
+    public func schedule(at deadline: UInt64, _ action: @escaping () -> Void) -> TimerID {
+        let id = nextTimerID
+        nextTimerID += 1
+        timerActions[id] = action
+        timers.push(deadline: deadline, id: id)
+        if deadline < armedDeadline { arm(deadline) }
+        return TimerID(value: id)
+    }
+
+    /// Runs `action` after `nanoseconds`.
+    @discardableResult
+    public func schedule(after nanoseconds: UInt64, _ action: @escaping () -> Void) -> TimerID {
+        schedule(at: monotonicNanoseconds() &+ nanoseconds, action)
+    }
+
+    public func cancel(_ timer: TimerID) {
+        timerActions[timer.value] = nil
+    }
+
+    /// Calls `action` with the signal number on SIGINT or SIGTERM (once; a second one kills).
+    public func onInterrupt(_ action: @escaping (CInt) -> Void) throws(SystemError) {
+        let fd = try retrying("eventfd") { wl_stop_signal_fd() }
+        stopSignalFD = fd
+        onStopSignal = action
+        _ = try retrying("epoll_ctl") { wl_epoll_ctl(epoll.rawValue, EPOLL_CTL_ADD, fd, WL_EPOLLIN, Self.signalToken) }
+    }
+
+    /// Makes `run` return after the current round of events.
+    public func stop() { stopped = true }
+    public var isStopped: Bool { stopped }
+
+    /// Dispatches events and timers until `stop()`.
+    public func run() throws(SystemError) {
+        stopped = false
+        let capacity = 256
+        let events = UnsafeMutablePointer<UInt32>.allocate(capacity: capacity)
+        let tokens = UnsafeMutablePointer<UInt64>.allocate(capacity: capacity)
+        defer { events.deallocate(); tokens.deallocate() }
+        while !stopped {
+            let n = try retrying("epoll_wait") { wl_epoll_wait(epoll.rawValue, events, tokens, CInt(capacity), -1) }
+            var timerFired = false
+            for i in 0..<Int(n) {
+                let token = tokens[i]
+                if token == Self.timerToken {
+                    timerFired = true
+                } else if token == Self.signalToken {
+                    var value: UInt64 = 0
+                    _ = Glibc.read(stopSignalFD, &value, 8)
+                    onStopSignal?(wl_last_signal())
+                } else if Int(token) < handlers.count, let handler = handlers[Int(token)] {
+                    handler(IOEvents(rawValue: events[i]))
+                }
+            }
+            if timerFired || !timers.isEmpty { runDueTimers(drain: timerFired) }
+        }
+    }
+
+    private func runDueTimers(drain: Bool) {
+        if drain {
+            var expirations: UInt64 = 0
+            _ = Glibc.read(timerFD.rawValue, &expirations, 8)
+            armedDeadline = .max
+        }
+        var now = monotonicNanoseconds()
+        while let top = timers.peek(), top.deadline <= now {
+            _ = timers.pop()
+            if let action = timerActions.removeValue(forKey: top.id) {
+                action()
+                now = monotonicNanoseconds()
+            }
+        }
+        while let top = timers.peek(), timerActions[top.id] == nil { _ = timers.pop() }
+        if let top = timers.peek() {
+            if top.deadline != armedDeadline { arm(top.deadline) }
+        } else if armedDeadline != .max {
+            _ = wl_timerfd_settime_ns(timerFD.rawValue, 0, 0)
+            armedDeadline = .max
+        }
+    }
+
+    private func arm(_ deadline: UInt64) {
+        armedDeadline = deadline
+        let now = monotonicNanoseconds()
+        let delta = deadline > now ? Int64(deadline - now) : 1
+        _ = wl_timerfd_settime_ns(timerFD.rawValue, delta, 0)
+    }
+}
+
+/// A binary min-heap of (deadline, id).
+struct TimerHeap {
+    private var items: [(deadline: UInt64, id: UInt64)] = []
+
+    var isEmpty: Bool { items.isEmpty }
+    func peek() -> (deadline: UInt64, id: UInt64)? { items.first }
+
+    mutating func push(deadline: UInt64, id: UInt64) {
+        items.append((deadline, id))
+        var i = items.count - 1
+        while i > 0 {
+            let parent = (i - 1) / 2
+            if items[parent].deadline <= items[i].deadline { break }
+            items.swapAt(parent, i)
+            i = parent
+        }
+    }
+
+    mutating func pop() -> (deadline: UInt64, id: UInt64)? {
+        guard !items.isEmpty else { return nil }
+        let top = items[0]
+        let last = items.removeLast()
+        if !items.isEmpty {
+            items[0] = last
+            var i = 0
+            while true {
+                let l = 2 * i + 1, r = l + 1
+                var m = i
+                if l < items.count && items[l].deadline < items[m].deadline { m = l }
+                if r < items.count && items[r].deadline < items[m].deadline { m = r }
+                if m == i { break }
+                items.swapAt(i, m)
+                i = m
+            }
+        }
+        return top
+    }
+}

@@ -1,0 +1,102 @@
+@preconcurrency import Glibc
+
+/// An IPv4 or IPv6 socket address.
+public struct SocketAddress: Sendable, CustomStringConvertible, Equatable {
+    var storage: sockaddr_storage
+    public let length: socklen_t
+
+    init(storage: sockaddr_storage, length: socklen_t) {
+        self.storage = storage
+        self.length = length
+    }
+
+    public static func == (a: SocketAddress, b: SocketAddress) -> Bool {
+        a.description == b.description
+    }
+
+    public var family: CInt { CInt(storage.ss_family) }
+    public var isIPv6: Bool { family == AF_INET6 }
+
+    public var port: UInt16 {
+        var s = storage
+        return withUnsafePointer(to: &s) { p in
+            p.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin_port) }
+        }
+    }
+
+    /// The address without the port: `10.0.0.1` or `fd00:77::1`.
+    public var host: String {
+        var s = storage
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+        return withUnsafePointer(to: &s) { p -> String in
+            if family == AF_INET6 {
+                return p.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { a in
+                    var addr = a.pointee.sin6_addr
+                    inet_ntop(AF_INET6, &addr, &buffer, socklen_t(buffer.count))
+                    let text = cString(buffer)
+                    // An IPv4 peer on a dual-stack socket: show it as IPv4.
+                    return text.hasPrefix("::ffff:") && text.contains(".") ? String(text.dropFirst(7)) : text
+                }
+            }
+            return p.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { a in
+                var addr = a.pointee.sin_addr
+                inet_ntop(AF_INET, &addr, &buffer, socklen_t(buffer.count))
+                return cString(buffer)
+            }
+        }
+    }
+
+    /// `10.0.0.1:1521` or `[fd00:77::1]:1521`.
+    public var description: String {
+        let h = host
+        return h.contains(":") ? "[\(h)]:\(port)" : "\(h):\(port)"
+    }
+
+    func withSockaddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
+        var s = storage
+        return withUnsafePointer(to: &s) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, length) }
+        }
+    }
+
+    /// Resolves a numeric address or a host name. The corresponding C function is `getaddrinfo`.
+    public static func resolve(host: String, port: UInt16, passive: Bool = false) throws(ResolveError) -> SocketAddress {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = passive ? AI_PASSIVE : 0
+        var result: UnsafeMutablePointer<addrinfo>?
+        let name = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        let rc = getaddrinfo(name.isEmpty ? nil : name, String(port), &hints, &result)
+        guard rc == 0, let first = result else {
+            let reason = rc == 0 ? "no address" : String(cString: gai_strerror(rc))
+            throw ResolveError(host: host, reason: reason)
+        }
+        defer { freeaddrinfo(result) }
+        var chosen = first
+        // Prefer IPv4 when a name has both, as most clients do for a first try.
+        var cursor: UnsafeMutablePointer<addrinfo>? = first
+        while let c = cursor {
+            if c.pointee.ai_family == AF_INET { chosen = c; break }
+            cursor = c.pointee.ai_next
+        }
+        var storage = sockaddr_storage()
+        let length = chosen.pointee.ai_addrlen
+        withUnsafeMutableBytes(of: &storage) { dst in
+            dst.copyMemory(from: UnsafeRawBufferPointer(start: chosen.pointee.ai_addr, count: Int(length)))
+        }
+        return SocketAddress(storage: storage, length: length)
+    }
+}
+
+public struct ResolveError: Error, CustomStringConvertible, Sendable {
+    public let host: String
+    public let reason: String
+    public var description: String { "cannot resolve \(host): \(reason)" }
+}
+
+/// The text of a NUL-terminated C character array.
+func cString(_ chars: [CChar]) -> String {
+    let bytes = chars.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+    return String(decoding: bytes, as: UTF8.self)
+}

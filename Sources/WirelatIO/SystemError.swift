@@ -1,0 +1,57 @@
+@preconcurrency import Glibc
+
+/// A failed system call: the call's name and the `errno` it left.
+public struct SystemError: Error, CustomStringConvertible, Sendable, Equatable {
+    public let call: String
+    public let errno: CInt
+
+    public init(call: String, errno: CInt) {
+        self.call = call
+        self.errno = errno
+    }
+
+    public var description: String {
+        "\(call): \(String(cString: strerror(errno)))"
+    }
+
+    /// True for the errors that mean the peer went away.
+    public var isConnectionLoss: Bool {
+        errno == ECONNRESET || errno == EPIPE || errno == ENOTCONN || errno == ETIMEDOUT
+            || errno == ECONNABORTED || errno == EHOSTUNREACH || errno == ENETUNREACH
+    }
+
+    /// True for the errors that mean this process lacks a privilege.
+    public var isPermission: Bool { errno == EPERM || errno == EACCES }
+}
+
+/// The outcome of a non-blocking call: done, or it would have blocked (EAGAIN).
+public enum IOResult<T> {
+    case processed(T)
+    case wouldBlock
+}
+
+/// Runs a system call, reading `errno` at once, retrying EINTR and throwing
+/// everything else. Never use it for `close`.
+@inline(__always)
+public func retrying<T: FixedWidthInteger>(_ call: StaticString, _ body: () -> T) throws(SystemError) -> T {
+    while true {
+        let r = body()
+        if r != -1 { return r }
+        let code = Glibc.errno
+        if code == EINTR { continue }
+        throw SystemError(call: "\(call)", errno: code)
+    }
+}
+
+/// As `retrying`, with EAGAIN/EWOULDBLOCK returned as `.wouldBlock`.
+@inline(__always)
+public func retryingNonBlocking<T: FixedWidthInteger>(_ call: StaticString, _ body: () -> T) throws(SystemError) -> IOResult<T> {
+    while true {
+        let r = body()
+        if r != -1 { return .processed(r) }
+        let code = Glibc.errno
+        if code == EINTR { continue }
+        if code == EAGAIN || code == EWOULDBLOCK { return .wouldBlock }
+        throw SystemError(call: "\(call)", errno: code)
+    }
+}

@@ -1,0 +1,121 @@
+@preconcurrency import Glibc
+import CWirelatShim
+
+/// A non-blocking, close-on-exec TCP socket and the calls made on it.
+public final class TCPSocket {
+    public let fd: FileDescriptor
+    public var rawValue: CInt { fd.rawValue }
+
+    init(owning raw: CInt) {
+        fd = FileDescriptor(owning: raw)
+    }
+
+    /// A new socket of the address's family. The corresponding C function is `socket`.
+    public convenience init(family: CInt) throws(SystemError) {
+        let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+        let raw = try retrying("socket") { Glibc.socket(family, type, 0) }
+        self.init(owning: raw)
+    }
+
+    /// A listening socket with SO_REUSEADDR. The corresponding C functions are `bind` and `listen`.
+    public static func listen(on address: SocketAddress, backlog: CInt = 4096) throws(SystemError) -> TCPSocket {
+        let s = try TCPSocket(family: address.family)
+        try s.setOption(SOL_SOCKET, SO_REUSEADDR, 1, "setsockopt(SO_REUSEADDR)")
+        _ = try retrying("bind") { address.withSockaddr { Glibc.bind(s.rawValue, $0, $1) } }
+        _ = try retrying("listen") { Glibc.listen(s.rawValue, backlog) }
+        return s
+    }
+
+    /// Accepts one connection, non-blocking and close-on-exec. The corresponding C function is `accept4`.
+    public func accept() throws(SystemError) -> IOResult<TCPSocket> {
+        let flags = Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+        switch try retryingNonBlocking("accept4", { wl_accept4(rawValue, nil, nil, flags) }) {
+        case .processed(let raw): return .processed(TCPSocket(owning: raw))
+        case .wouldBlock: return .wouldBlock
+        }
+    }
+
+    /// Starts a connect; true when it completed at once. The corresponding C function is `connect`.
+    public func startConnect(to address: SocketAddress) throws(SystemError) -> Bool {
+        while true {
+            let r = address.withSockaddr { Glibc.connect(rawValue, $0, $1) }
+            if r == 0 { return true }
+            let code = Glibc.errno
+            if code == EINTR { continue }
+            if code == EINPROGRESS { return false }
+            throw SystemError(call: "connect", errno: code)
+        }
+    }
+
+    /// The pending error of a non-blocking connect (SO_ERROR); nil when it succeeded.
+    public func pendingError() -> SystemError? {
+        var value: CInt = 0
+        var length = socklen_t(MemoryLayout<CInt>.size)
+        if getsockopt(rawValue, SOL_SOCKET, SO_ERROR, &value, &length) != 0 {
+            return SystemError(call: "getsockopt(SO_ERROR)", errno: Glibc.errno)
+        }
+        return value == 0 ? nil : SystemError(call: "connect", errno: value)
+    }
+
+    /// Reads into `buffer`; `.processed(0)` is end of stream. The corresponding C function is `read`.
+    @inline(__always)
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> IOResult<Int> {
+        try retryingNonBlocking("read") { Glibc.read(rawValue, buffer.baseAddress, buffer.count) }
+    }
+
+    /// Sends without SIGPIPE. The corresponding C function is `send` with MSG_NOSIGNAL.
+    @inline(__always)
+    public func write(_ buffer: UnsafeRawBufferPointer) throws(SystemError) -> IOResult<Int> {
+        try retryingNonBlocking("send") { Glibc.send(rawValue, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    public func setOption(_ level: CInt, _ name: CInt, _ value: CInt, _ call: StaticString) throws(SystemError) {
+        var v = value
+        _ = try retrying(call) { setsockopt(rawValue, level, name, &v, socklen_t(MemoryLayout<CInt>.size)) }
+    }
+
+    public func intOption(_ level: CInt, _ name: CInt) -> Int {
+        var v: CInt = 0
+        var length = socklen_t(MemoryLayout<CInt>.size)
+        guard getsockopt(rawValue, level, name, &v, &length) == 0 else { return -1 }
+        return Int(v)
+    }
+
+    /// TCP_NODELAY: each small request leaves at once, as oratcptest's do.
+    public func setNoDelay() throws(SystemError) {
+        try setOption(CInt(IPPROTO_TCP), TCP_NODELAY, 1, "setsockopt(TCP_NODELAY)")
+    }
+
+    /// SO_SNDBUF and SO_RCVBUF. The kernel doubles the value and caps it at net.core.[rw]mem_max.
+    public func setBufferSizes(_ bytes: Int) throws(SystemError) {
+        try setOption(SOL_SOCKET, SO_SNDBUF, CInt(clamping: bytes), "setsockopt(SO_SNDBUF)")
+        try setOption(SOL_SOCKET, SO_RCVBUF, CInt(clamping: bytes), "setsockopt(SO_RCVBUF)")
+    }
+
+    /// The buffer sizes the kernel really gave (getsockopt SO_SNDBUF, SO_RCVBUF).
+    public var bufferSizes: (send: Int, receive: Int) {
+        (intOption(SOL_SOCKET, SO_SNDBUF), intOption(SOL_SOCKET, SO_RCVBUF))
+    }
+
+    public func shutdownWrite() {
+        _ = Glibc.shutdown(rawValue, CInt(SHUT_WR))
+    }
+
+    /// Closes with an RST instead of a FIN (SO_LINGER 0), for tests of abrupt resets.
+    public func setLingerZero() {
+        var l = linger(l_onoff: 1, l_linger: 0)
+        _ = setsockopt(rawValue, SOL_SOCKET, SO_LINGER, &l, socklen_t(MemoryLayout<linger>.size))
+    }
+
+    private func address(_ get: (CInt, UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> CInt) -> SocketAddress? {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let ok = withUnsafeMutablePointer(to: &storage) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { get(rawValue, $0, &length) == 0 }
+        }
+        return ok ? SocketAddress(storage: storage, length: length) : nil
+    }
+
+    public var peerAddress: SocketAddress? { address { getpeername($0, $1, $2) } }
+    public var localAddress: SocketAddress? { address { getsockname($0, $1, $2) } }
+}

@@ -1,0 +1,714 @@
+@preconcurrency import Glibc
+import WirelatCore
+import WirelatIO
+
+/// What the client tells its caller while a test runs.
+public struct ClientEvents {
+    public var ready: (ServerReady) -> Void = { _ in }
+    public var interval: (IntervalReport) -> Void = { _ in }
+    public init() {}
+}
+
+/// oratcptest's client: sync request/response or async streaming over N
+/// connections on one epoll loop, timing every round trip.
+public final class Client {
+    public let settings: ClientSettings
+    private let loop: EventLoop
+    private let events: ClientEvents
+    private var target: SocketAddress?
+    private var connections: [ClientConnection] = []
+
+    enum Phase { case connecting, running, ending, done }
+    private var phase = Phase.connecting
+    private var failure: String?
+    private var interrupted = false
+
+    private var total = LatencyRecorder()
+    private var service = LatencyRecorder()
+    private var current = LatencyRecorder()
+    private var intervals: [IntervalReport] = []
+    private var totalPayloadBytes: UInt64 = 0
+    private var currentPayloadBytes: UInt64 = 0
+    private var currentRoundtrips: UInt64 = 0
+    private var totalRoundtrips: UInt64 = 0
+    private var startTime: UInt64 = 0
+    private var intervalStart: UInt64 = 0
+    private var lastCompletion: UInt64 = 0
+    private var readyCount = 0
+    private var doneCount = 0
+    private var serverReady: ServerReady?
+    private var serverSide = ServerSideReport()
+    private var kernelFallbacks: UInt64 = 0
+    private var timers: [TimerID] = []
+    private let readBuffer: UnsafeMutableRawBufferPointer
+    private let ratePeriod: UInt64
+
+    public init(settings: ClientSettings, loop: EventLoop, events: ClientEvents = ClientEvents()) {
+        self.settings = settings
+        self.loop = loop
+        self.events = events
+        readBuffer = .allocate(byteCount: 256 * 1024, alignment: 16)
+        if let rate = settings.rate {
+            ratePeriod = UInt64(Double(settings.connections) / rate * 1e9)
+        } else {
+            ratePeriod = 0
+        }
+    }
+
+    deinit {
+        for c in connections where c.registered { loop.deregister(c.socket.rawValue) }
+        readBuffer.deallocate()
+    }
+
+    /// Runs the whole test and returns its report; `report.error` says what failed.
+    public func run() -> ClientReport {
+        do {
+            try start()
+            try loop.run()
+        } catch {
+            fail("\(error)")
+        }
+        return report()
+    }
+
+    /// Ends the test early (Ctrl-C): what was measured so far is kept.
+    public func interrupt() {
+        guard phase == .running || phase == .connecting else { return }
+        interrupted = true
+        if phase == .connecting {
+            fail("interrupted before the test started")
+        } else {
+            beginEnding()
+        }
+    }
+
+    private func start() throws(ClientError) {
+        do {
+            target = try SocketAddress.resolve(host: settings.host, port: settings.port)
+        } catch {
+            throw .failed(error.description)
+        }
+        guard let target else { return }
+        let testID = UInt64.random(in: 1...UInt64.max)
+        let connectTimeout = settings.timeoutNanoseconds > 0 ? settings.timeoutNanoseconds : 10_000_000_000
+        for i in 0..<settings.connections {
+            let c: ClientConnection
+            do {
+                let socket = try TCPSocket(family: target.family)
+                if let size = settings.socketBuffer { try socket.setBufferSizes(size) }
+                try socket.setNoDelay()
+                if settings.timestamps == .kernel {
+                    try socket.enableSoftwareTimestamps()
+                }
+                c = ClientConnection(index: i, socket: socket, settings: settings)
+                c.hello = ControlMessage.request(TestRequest(
+                    mode: settings.mode, wantsDiskWrite: settings.wantsDiskWrite, payloadLength: UInt32(settings.length),
+                    durationNanoseconds: settings.durationNanoseconds, testID: testID,
+                    connectionIndex: UInt16(i), connectionCount: UInt16(settings.connections),
+                    ackEvery: settings.mode == .async ? settings.asyncAckEvery : 0)).encoded()
+                connections.append(c)
+                let fd = socket.rawValue
+                try loop.register(fd, interest: [.writable]) { [unowned self, unowned c] ev in self.handle(c, ev) }
+                c.registered = true
+                if try socket.startConnect(to: target) { connected(c) }
+            } catch {
+                if error.errno == EMFILE {
+                    throw .failed("too many open files for \(settings.connections) connections (raise the limit with ulimit -n)")
+                }
+                throw .failed("cannot connect to \(target): \(error)")
+            }
+        }
+        timers.append(loop.schedule(after: connectTimeout) { [weak self] in
+            guard let self, self.phase == .connecting else { return }
+            self.fail("no answer from \(target) within \(formatDuration(.nanoseconds(Int64(connectTimeout)))) (connected \(self.connections.filter { $0.state != .connecting }.count) of \(self.settings.connections), ready \(self.readyCount))")
+        })
+    }
+
+    private func handle(_ c: ClientConnection, _ ev: IOEvents) {
+        if c.state == .connecting {
+            if let e = c.socket.pendingError() {
+                fail("cannot connect to \(target.map { "\($0)" } ?? settings.host): \(e.description.replacingOccurrences(of: "connect: ", with: ""))")
+                return
+            }
+            if ev.contains(.writable) || ev.contains(.hangup) { connected(c) }
+            return
+        }
+        if ev.contains(.error) && settings.timestamps == .kernel {
+            c.drainTransmitTimestamps()
+            if let e = c.socket.pendingError() {
+                lost(c, e)
+                return
+            }
+        }
+        if ev.contains(.writable) { continueSending(c) }
+        if ev.contains(.readable) || ev.contains(.hangup) || (ev.contains(.error) && settings.timestamps != .kernel) {
+            readFrom(c)
+        }
+    }
+
+    private func connected(_ c: ClientConnection) {
+        c.state = .awaitingReady
+        c.pending = c.hello
+        c.pendingOffset = 0
+        continueSending(c)
+    }
+
+    // MARK: Sending
+
+    /// Writes what is pending; when done, moves the connection on.
+    private func continueSending(_ c: ClientConnection) {
+        if !c.pending.isEmpty {
+            do {
+                if try !c.writePending() {
+                    watch(c, write: true)
+                    return
+                }
+            } catch {
+                lost(c, error)
+                return
+            }
+            if c.state == .endSent || c.state == .awaitingReady {
+                watch(c, write: false)
+                return
+            }
+        }
+        if c.sendOffset < c.sendLength && c.sendLength > 0 {
+            do {
+                if try !c.writeRequest() {
+                    watch(c, write: true)
+                    return
+                }
+            } catch {
+                lost(c, error)
+                return
+            }
+            requestWritten(c)
+        }
+        if settings.mode == .async && phase == .running && c.state == .streaming {
+            pumpAsync(c)
+        } else if settings.mode == .async && phase == .ending && c.state == .streaming {
+            sendEnd(c)
+        } else {
+            watch(c, write: false)
+        }
+    }
+
+    private func watch(_ c: ClientConnection, write: Bool) {
+        guard c.watchingWrite != write || c.state == .awaitingReady && !c.readWatched else { return }
+        c.watchingWrite = write
+        c.readWatched = true
+        var interest: IOEvents = [.readable]
+        if write { interest.insert(.writable) }
+        try? loop.modify(c.socket.rawValue, interest: interest)
+    }
+
+    private func sendRequest(_ c: ClientConnection, intended: UInt64) {
+        guard phase == .running, c.state == .idle else { return }
+        c.prepareRequest(ackRequested: true)
+        c.intendedStart = intended
+        c.state = .awaitingReply
+        c.sendStart = monotonicNanoseconds()
+        if c.intendedStart == 0 { c.intendedStart = c.sendStart }
+        do {
+            if try !c.writeRequest() {
+                watch(c, write: true)
+                return
+            }
+        } catch {
+            lost(c, error)
+            return
+        }
+        requestWritten(c)
+    }
+
+    private func requestWritten(_ c: ClientConnection) {
+        c.sendLength = 0
+        c.sendOffset = 0
+        if c.watchingWrite && settings.mode == .sync { watch(c, write: false) }
+        if settings.mode == .async {
+            c.messagesSent += 1
+            c.asyncPayloadBytes += UInt64(settings.length)
+            currentPayloadBytes += UInt64(settings.length)
+            totalPayloadBytes += UInt64(settings.length)
+            currentRoundtrips += 1
+            totalRoundtrips += 1
+            if c.lastAckRequested { c.outstanding.append((c.sequence, c.sendStart)) }
+            c.sequence &+= 1
+        }
+    }
+
+    private func pumpAsync(_ c: ClientConnection) {
+        for _ in 0..<64 {
+            guard phase == .running, c.state == .streaming, c.outstanding.count < 8 else {
+                watch(c, write: false)
+                return
+            }
+            let every = settings.asyncAckEvery
+            c.prepareRequest(ackRequested: (c.sequence &+ 1) % every == 0)
+            c.sendStart = monotonicNanoseconds()
+            do {
+                if try !c.writeRequest() {
+                    watch(c, write: true)
+                    return
+                }
+            } catch {
+                lost(c, error)
+                return
+            }
+            requestWritten(c)
+        }
+        watch(c, write: true)
+    }
+
+    private func sendEnd(_ c: ClientConnection) {
+        guard c.state == .idle || c.state == .streaming else { return }
+        if let t = c.timer { loop.cancel(t); c.timer = nil }
+        c.state = .endSent
+        c.pending = c.endMessage()
+        c.pendingOffset = 0
+        continueSending(c)
+    }
+
+    // MARK: Receiving
+
+    private func readFrom(_ c: ClientConnection) {
+        let result: IOResult<Int>
+        do {
+            result = try c.read(into: readBuffer)
+        } catch {
+            lost(c, error)
+            return
+        }
+        guard case .processed(let n) = result else { return }
+        if n == 0 {
+            lost(c, nil)
+            return
+        }
+        let now = monotonicNanoseconds()
+        var i = 0
+        let bytes = UnsafeRawBufferPointer(rebasing: readBuffer[0..<n])
+        while i < n {
+            if c.state == .closed { return }
+            if c.expectedReplies > 0 {
+                let k = min(n - i, c.replies.bytesNeeded)
+                var completed: UInt32?
+                c.replies.consume(UnsafeRawBufferPointer(rebasing: bytes[i..<i + k])) { completed = $0 }
+                i += k
+                if let seq = completed { reply(c, sequence: seq, at: now) }
+            } else if c.state == .awaitingReady || c.state == .endSent {
+                c.control.append(contentsOf: bytes[i...])
+                i = n
+                controlMessage(c)
+            } else {
+                protocolFailure(c, "\(n - i) unexpected bytes from the server")
+                return
+            }
+        }
+    }
+
+    private func controlMessage(_ c: ClientConnection) {
+        let decoded: (message: ControlMessage, consumed: Int)?
+        do {
+            decoded = try c.control.withUnsafeBytes { b in Result { () throws(ProtocolError) in try ControlMessage.decode(b) } }.get()
+        } catch {
+            protocolFailure(c, "the server's answer is not wirelat's protocol (\(error.description)); is a wirelat server listening on port \(settings.port)?")
+            return
+        }
+        guard let (message, consumed) = decoded else { return }
+        c.control.removeFirst(consumed)
+        switch (message, c.state) {
+        case (.ready(let ready), .awaitingReady):
+            serverReady = ready
+            c.state = settings.mode == .sync ? .idle : .streaming
+            readyCount += 1
+            if readyCount == settings.connections { begin() }
+        case (.refused(let reason), _):
+            fail("the server refused the test: \(reason)")
+        case (.summary(let s), .endSent):
+            serverSide.messages += s.messages
+            serverSide.payloadBytes += s.payloadBytes
+            if s.fsyncs > 0 {
+                let n = serverSide.fsyncs + s.fsyncs
+                serverSide.fsyncMeanNanoseconds = (serverSide.fsyncMeanNanoseconds * serverSide.fsyncs + s.fsyncMeanNanoseconds * s.fsyncs) / n
+                serverSide.fsyncs = n
+                serverSide.fsyncP99Nanoseconds = max(serverSide.fsyncP99Nanoseconds, s.fsyncP99Nanoseconds)
+                serverSide.fsyncMaxNanoseconds = max(serverSide.fsyncMaxNanoseconds, s.fsyncMaxNanoseconds)
+            }
+            finish(c)
+        default:
+            protocolFailure(c, "unexpected control message from the server")
+        }
+    }
+
+    private func reply(_ c: ClientConnection, sequence: UInt32, at now: UInt64) {
+        if settings.mode == .async {
+            guard let first = c.outstanding.first, first.sequence == sequence else {
+                protocolFailure(c, "acknowledgement \(sequence) does not match the request it should answer")
+                return
+            }
+            c.outstanding.removeFirst()
+            record(now &- first.sentAt, service: nil, at: now, roundtrip: false)
+            if c.state == .endSent && c.outstanding.isEmpty { return }
+            if phase == .running { pumpAsync(c) }
+            return
+        }
+        guard c.state == .awaitingReply, sequence == c.sequence else {
+            protocolFailure(c, "reply \(sequence) where \(c.sequence) was expected")
+            return
+        }
+        var rtt = now &- c.sendStart
+        if settings.timestamps == .kernel {
+            c.drainTransmitTimestamps()
+            if c.lastRxTimestamp > 0, c.lastTxTimestamp > 0, c.lastRxTimestamp > c.lastTxTimestamp {
+                rtt = UInt64(c.lastRxTimestamp - c.lastTxTimestamp)
+            } else {
+                kernelFallbacks += 1
+            }
+            c.lastTxTimestamp = 0
+        }
+        if ratePeriod > 0 {
+            record(now &- c.intendedStart, service: rtt, at: now, roundtrip: true)
+        } else {
+            record(rtt, service: nil, at: now, roundtrip: true)
+        }
+        c.sequence &+= 1
+        c.state = .idle
+        if let t = c.timer { loop.cancel(t); c.timer = nil }
+        next(c, now: now)
+    }
+
+    private func next(_ c: ClientConnection, now: UInt64) {
+        if phase != .running {
+            sendEnd(c)
+            return
+        }
+        if ratePeriod > 0 {
+            let intended = c.intendedStart &+ ratePeriod
+            if intended <= now {
+                sendRequest(c, intended: intended)
+            } else {
+                c.timer = loop.schedule(at: intended) { [weak self, unowned c] in
+                    c.timer = nil
+                    self?.sendRequest(c, intended: intended)
+                }
+            }
+        } else if settings.delayNanoseconds > 0 {
+            c.timer = loop.schedule(after: settings.delayNanoseconds) { [weak self, unowned c] in
+                c.timer = nil
+                self?.sendRequest(c, intended: 0)
+            }
+        } else {
+            sendRequest(c, intended: 0)
+        }
+        armReplyTimeout(c)
+    }
+
+    private func armReplyTimeout(_ c: ClientConnection) {
+        guard settings.timeoutNanoseconds > 0 else { return }
+        let seq = c.sequence
+        let timeout = settings.timeoutNanoseconds
+        loop.schedule(after: timeout + (ratePeriod > 0 ? ratePeriod : settings.delayNanoseconds)) { [weak self, weak c] in
+            guard let self, let c, c.state == .awaitingReply, c.sequence == seq, self.phase == .running || self.phase == .ending else { return }
+            self.fail("no reply from the server within \(formatDuration(.nanoseconds(Int64(timeout)))) (connection \(c.index + 1), request \(seq))")
+        }
+    }
+
+    @inline(__always)
+    private func record(_ rtt: UInt64, service serviceTime: UInt64?, at now: UInt64, roundtrip: Bool) {
+        total.record(rtt)
+        current.record(rtt)
+        if let s = serviceTime { service.record(s) }
+        lastCompletion = now
+        if roundtrip {
+            totalRoundtrips += 1
+            currentRoundtrips += 1
+            totalPayloadBytes += UInt64(settings.length)
+            currentPayloadBytes += UInt64(settings.length)
+        }
+    }
+
+    // MARK: Phases
+
+    private func begin() {
+        for t in timers { loop.cancel(t) }
+        timers.removeAll()
+        phase = .running
+        events.ready(serverReady ?? ServerReady(thinkTimeNanoseconds: 0, diskWrite: false, maxPayloadLength: 0))
+        startTime = monotonicNanoseconds()
+        intervalStart = startTime
+        lastCompletion = startTime
+        timers.append(loop.schedule(at: startTime &+ settings.durationNanoseconds) { [weak self] in self?.beginEnding() })
+        scheduleInterval(at: startTime &+ settings.intervalNanoseconds)
+        for c in connections {
+            if settings.mode == .sync {
+                let offset = ratePeriod > 0 ? ratePeriod / UInt64(settings.connections) * UInt64(c.index) : 0
+                if offset == 0 {
+                    sendRequest(c, intended: startTime)
+                } else {
+                    c.timer = loop.schedule(at: startTime &+ offset) { [weak self, unowned c] in
+                        c.timer = nil
+                        self?.sendRequest(c, intended: (self?.startTime ?? 0) &+ offset)
+                    }
+                }
+                armReplyTimeout(c)
+            } else {
+                pumpAsync(c)
+            }
+        }
+    }
+
+    private func scheduleInterval(at deadline: UInt64) {
+        timers.append(loop.schedule(at: deadline) { [weak self] in
+            guard let self, self.phase == .running else { return }
+            self.closeInterval(at: monotonicNanoseconds())
+            self.scheduleInterval(at: deadline &+ self.settings.intervalNanoseconds)
+        })
+    }
+
+    private func closeInterval(at now: UInt64) {
+        let span = Double(now &- intervalStart) / 1e9
+        let report = IntervalReport(
+            startSeconds: Double(intervalStart &- startTime) / 1e9,
+            endSeconds: Double(now &- startTime) / 1e9,
+            samples: current.count,
+            roundtripsPerSecond: span > 0 ? Double(currentRoundtrips) / span : 0,
+            throughputBytesPerSecond: span > 0 ? Double(currentPayloadBytes) / span : 0,
+            rttNanoseconds: current.summary())
+        intervals.append(report)
+        events.interval(report)
+        current.reset()
+        currentRoundtrips = 0
+        currentPayloadBytes = 0
+        intervalStart = now
+    }
+
+    private func beginEnding() {
+        guard phase == .running else { return }
+        phase = .ending
+        for c in connections {
+            switch c.state {
+            case .idle: sendEnd(c)
+            case .streaming: if c.sendLength == 0 { sendEnd(c) }
+            default: break
+            }
+        }
+        let grace = max(settings.timeoutNanoseconds, 5_000_000_000) &+ (serverReady?.thinkTimeNanoseconds ?? 0)
+        timers.append(loop.schedule(after: grace) { [weak self] in
+            guard let self, self.phase == .ending else { return }
+            let waiting = self.connections.filter { $0.state != .closed }.count
+            self.fail("\(waiting) connection\(waiting == 1 ? "" : "s") did not finish within \(formatDuration(.nanoseconds(Int64(grace)))) after the test ended")
+        })
+    }
+
+    private func finish(_ c: ClientConnection) {
+        close(c)
+        doneCount += 1
+        if doneCount == connections.count { complete() }
+    }
+
+    private func complete() {
+        guard phase != .done else { return }
+        if phase == .running || phase == .ending {
+            let now = lastCompletion
+            if current.count > 0 && Double(now &- intervalStart) >= Double(settings.intervalNanoseconds) * 0.1 {
+                closeInterval(at: now)
+            }
+        }
+        phase = .done
+        for t in timers { loop.cancel(t) }
+        for c in connections where c.state != .closed { close(c) }
+        loop.stop()
+    }
+
+    private func close(_ c: ClientConnection) {
+        if c.registered {
+            loop.deregister(c.socket.rawValue)
+            c.registered = false
+        }
+        if let t = c.timer { loop.cancel(t); c.timer = nil }
+        if c.index == 0 {
+            sendBuffer = c.socket.bufferSizes
+        }
+        c.state = .closed
+    }
+
+    private var sendBuffer: (send: Int, receive: Int)?
+
+    private func lost(_ c: ClientConnection, _ error: SystemError?) {
+        if c.state == .connecting || (phase == .connecting && c.state == .awaitingReady && error != nil) {
+            fail("cannot connect to \(target.map { "\($0)" } ?? settings.host): \(error.map { "\($0)" } ?? "connection closed")")
+            return
+        }
+        if phase == .connecting {
+            fail("the server closed the connection before the test started; is a wirelat server listening on \(target.map { "\($0)" } ?? "")?")
+            return
+        }
+        let what = error.map { $0.isConnectionLoss ? "connection reset by the server" : "\($0)" } ?? "the server closed the connection"
+        fail("\(what) mid-test (connection \(c.index + 1), after \(totalRoundtrips) round trips)")
+    }
+
+    private func protocolFailure(_ c: ClientConnection, _ why: String) {
+        fail(why)
+    }
+
+    private func fail(_ why: String) {
+        if failure == nil { failure = why }
+        complete()
+    }
+
+    // MARK: Report
+
+    private func report() -> ClientReport {
+        let end = lastCompletion > startTime ? lastCompletion : monotonicNanoseconds()
+        let seconds = startTime > 0 ? Double(end &- startTime) / 1e9 : 0
+        let summary = total.summary()
+        var r = ClientReport(
+            method: settings.method, target: target?.description ?? "\(settings.host):\(settings.port)",
+            mode: settings.mode, length: settings.length, connections: settings.connections,
+            samples: summary.count, rttNanoseconds: summary,
+            roundtripsPerSecond: seconds > 0 ? Double(totalRoundtrips) / seconds : 0,
+            throughputBytesPerSecond: seconds > 0 ? Double(totalPayloadBytes) / seconds : 0,
+            intervals: intervals, requestBytes: settings.requestBytes,
+            replyBytes: WireProtocol.replySize, clock: settings.timestamps,
+            durationSeconds: seconds, completed: failure == nil)
+        r.error = failure
+        r.interrupted = interrupted
+        r.socketSendBuffer = sendBuffer?.send ?? connections.first.map { $0.socket.bufferSizes.send }
+        r.socketReceiveBuffer = sendBuffer?.receive ?? connections.first.map { $0.socket.bufferSizes.receive }
+        if ratePeriod > 0 {
+            r.rateTarget = settings.rate
+            r.serviceTimeNanoseconds = service.summary()
+        }
+        if settings.timestamps == .kernel { r.kernelTimestampFallbacks = kernelFallbacks }
+        if let ready = serverReady {
+            serverSide.thinkTimeNanoseconds = ready.thinkTimeNanoseconds
+            serverSide.diskWrite = ready.diskWrite
+            r.server = serverSide
+        }
+        return r
+    }
+}
+
+public enum ClientError: Error, CustomStringConvertible {
+    case failed(String)
+    public var description: String {
+        switch self { case .failed(let s): return s }
+    }
+}
+
+/// One connection's state in a client test.
+final class ClientConnection {
+    enum State { case connecting, awaitingReady, idle, awaitingReply, streaming, endSent, closed }
+
+    let index: Int
+    let socket: TCPSocket
+    let payloadLength: Int
+    let kernelTimestamps: Bool
+    var state = State.connecting
+    var registered = false
+    var watchingWrite = true
+    var readWatched = false
+    var hello: [UInt8] = []
+    var pending: [UInt8] = []
+    var pendingOffset = 0
+    var control: [UInt8] = []
+    var replies = ReplyStreamParser()
+    var sequence: UInt32 = 0
+    var sendStart: UInt64 = 0
+    var intendedStart: UInt64 = 0
+    var timer: TimerID?
+    var outstanding: [(sequence: UInt32, sentAt: UInt64)] = []
+    var messagesSent: UInt64 = 0
+    var asyncPayloadBytes: UInt64 = 0
+    var lastAckRequested = false
+    var lastTxTimestamp: Int64 = 0
+    var lastRxTimestamp: Int64 = 0
+
+    /// The request being written: header + payload, and how much has gone.
+    let request: UnsafeMutableRawBufferPointer
+    var sendLength = 0
+    var sendOffset = 0
+    private let control256: UnsafeMutableRawBufferPointer
+
+    init(index: Int, socket: TCPSocket, settings: ClientSettings) {
+        self.index = index
+        self.socket = socket
+        payloadLength = settings.length
+        kernelTimestamps = settings.timestamps == .kernel
+        request = .allocate(byteCount: WireProtocol.messageHeaderSize + settings.length, alignment: 16)
+        control256 = .allocate(byteCount: 512, alignment: 16)
+        var rng = SystemRandomNumberGenerator()
+        for i in WireProtocol.messageHeaderSize..<request.count { request[i] = rng.next() }
+    }
+
+    deinit {
+        request.deallocate()
+        control256.deallocate()
+    }
+
+    var expectedReplies: Int {
+        switch state {
+        case .awaitingReply: return 1
+        case .streaming, .endSent: return outstanding.count
+        default: return 0
+        }
+    }
+
+    func prepareRequest(ackRequested: Bool) {
+        MessageHeader(kind: .data, ackRequested: ackRequested, sequence: sequence, payloadLength: UInt32(payloadLength))
+            .write(to: request)
+        lastAckRequested = ackRequested
+        sendLength = request.count
+        sendOffset = 0
+    }
+
+    func endMessage() -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: WireProtocol.messageHeaderSize)
+        bytes.withUnsafeMutableBytes { MessageHeader(kind: .end, sequence: sequence, payloadLength: 0).write(to: $0) }
+        return bytes
+    }
+
+    /// Writes the rest of the request; true when all of it has gone.
+    @inline(__always)
+    func writeRequest() throws(SystemError) -> Bool {
+        while sendOffset < sendLength {
+            let result = try socket.write(UnsafeRawBufferPointer(rebasing: request[sendOffset..<sendLength]))
+            guard case .processed(let n) = result else { return false }
+            sendOffset += n
+        }
+        return true
+    }
+
+    /// Writes the pending control bytes; true when all have gone.
+    func writePending() throws(SystemError) -> Bool {
+        while pendingOffset < pending.count {
+            let result = try pending.withUnsafeBytes { b in
+                Result { () throws(SystemError) in try socket.write(UnsafeRawBufferPointer(rebasing: b[pendingOffset...])) }
+            }.get()
+            guard case .processed(let n) = result else { return false }
+            pendingOffset += n
+        }
+        pending = []
+        pendingOffset = 0
+        return true
+    }
+
+    /// Reads, taking the kernel's RX timestamp when asked for.
+    @inline(__always)
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> IOResult<Int> {
+        guard kernelTimestamps else { return try socket.read(into: buffer) }
+        switch try socket.readTimestamped(into: buffer, control: control256) {
+        case .wouldBlock:
+            return .wouldBlock
+        case .processed(let (n, timestamp)):
+            if n > 0 && timestamp > 0 { lastRxTimestamp = timestamp }
+            return .processed(n)
+        }
+    }
+
+    /// Reads the error queue for TX timestamps (SOF_TIMESTAMPING_TX_SOFTWARE),
+    /// keeping the latest.
+    func drainTransmitTimestamps() {
+        if let ts = socket.drainTransmitTimestamps(control: control256) { lastTxTimestamp = ts }
+    }
+}

@@ -1,0 +1,542 @@
+@preconcurrency import Glibc
+import WirelatCore
+import WirelatIO
+
+public struct ServerConfiguration: Sendable {
+    public var bind: String = "::"
+    public var port: UInt16 = 5555
+    public var thinkTimeNanoseconds: UInt64 = 0
+    public var writeDirectory: String?
+    public var maxPayloadLength: UInt32 = 16 << 20
+    public var maxDurationNanoseconds: UInt64 = 24 * 3600 * 1_000_000_000
+    public var maxConnections = 10_000
+    /// A connection that has not sent a complete test request by then is closed.
+    public var handshakeTimeoutNanoseconds: UInt64 = 10_000_000_000
+    /// A test connection silent for this long is closed.
+    public var idleTimeoutNanoseconds: UInt64 = 300_000_000_000
+    /// Exit after this many tests have finished (nil: serve until interrupted).
+    public var maxTests: Int?
+
+    public init() {}
+}
+
+/// What the server counted, for its final line and for tests.
+public struct ServerCounters: Sendable {
+    public var accepted = 0
+    public var testsFinished = 0
+    public var refused = 0
+    public var protocolErrors = 0
+    public var timeouts = 0
+    public var resets = 0
+    public var acceptErrors = 0
+}
+
+/// oratcptest's server: one epoll loop serving every client's test.
+public final class Server {
+    public let configuration: ServerConfiguration
+    public private(set) var counters = ServerCounters()
+    public private(set) var boundAddress: SocketAddress?
+
+    private let loop: EventLoop
+    private let log: (String) -> Void
+    private var listener: TCPSocket?
+    private var connections: [CInt: ServerConnection] = [:]
+    private var tests: [TestKey: TestAggregate] = [:]
+    private var readBuffer: UnsafeMutableRawBufferPointer
+    private var acceptPaused = false
+
+    public init(configuration: ServerConfiguration, loop: EventLoop, log: @escaping (String) -> Void) {
+        self.configuration = configuration
+        self.loop = loop
+        self.log = log
+        readBuffer = .allocate(byteCount: 256 * 1024, alignment: 16)
+    }
+
+    deinit {
+        for fd in connections.keys { loop.deregister(fd) }
+        readBuffer.deallocate()
+    }
+
+    public var openConnections: Int { connections.count }
+
+    /// Binds, listens and registers with the loop. `::` falls back to 0.0.0.0
+    /// where IPv6 is unavailable.
+    public func start() throws(ServerError) {
+        let address: SocketAddress
+        do {
+            address = try SocketAddress.resolve(host: configuration.bind, port: configuration.port, passive: true)
+        } catch {
+            throw .usage("--bind \(configuration.bind): \(error.reason)")
+        }
+        var socket: TCPSocket
+        do {
+            socket = try TCPSocket.listen(on: address)
+        } catch let e where e.errno == EAFNOSUPPORT && address.isIPv6 {
+            do {
+                socket = try TCPSocket.listen(on: try SocketAddress.resolve(host: "0.0.0.0", port: configuration.port, passive: true))
+            } catch {
+                throw .system("cannot listen on port \(configuration.port): \(error)")
+            }
+        } catch {
+            let hint = error.errno == EADDRINUSE ? " (another process is listening there)" : ""
+            throw .system("cannot listen on \(address): \(error)\(hint)")
+        }
+        listener = socket
+        boundAddress = socket.localAddress
+        do {
+            try loop.register(socket.rawValue, interest: .readable) { [unowned self] _ in self.acceptAll() }
+        } catch {
+            throw .system("\(error)")
+        }
+    }
+
+    private func acceptAll() {
+        guard let listener else { return }
+        for _ in 0..<64 {
+            let result: IOResult<TCPSocket>
+            do {
+                result = try listener.accept()
+            } catch {
+                counters.acceptErrors += 1
+                if error.errno == EMFILE || error.errno == ENFILE {
+                    log("accept: \(error); pausing accepts for 100 ms")
+                    pauseAccepting()
+                }
+                return
+            }
+            guard case .processed(let socket) = result else { return }
+            counters.accepted += 1
+            adopt(socket)
+        }
+    }
+
+    private func pauseAccepting() {
+        guard let listener, !acceptPaused else { return }
+        acceptPaused = true
+        loop.deregister(listener.rawValue)
+        loop.schedule(after: 100_000_000) { [weak self] in
+            guard let self, let listener = self.listener else { return }
+            self.acceptPaused = false
+            try? self.loop.register(listener.rawValue, interest: .readable) { [unowned self] _ in self.acceptAll() }
+        }
+    }
+
+    private func adopt(_ socket: TCPSocket) {
+        let connection = ServerConnection(socket: socket, peer: socket.peerAddress?.description ?? "?")
+        let fd = socket.rawValue
+        try? socket.setNoDelay()
+        if connections.count >= configuration.maxConnections {
+            counters.refused += 1
+            connection.sendBestEffort(ControlMessage.refused("server is at its limit of \(configuration.maxConnections) connections").encoded())
+            log("\(connection.peer): refused, at the limit of \(configuration.maxConnections) connections")
+            return
+        }
+        connections[fd] = connection
+        do {
+            try loop.register(fd, interest: [.readable, .peerClosed]) { [unowned self] events in self.handle(fd, events) }
+        } catch {
+            connections[fd] = nil
+            log("\(connection.peer): \(error)")
+            return
+        }
+        connection.deadline = loop.schedule(after: configuration.handshakeTimeoutNanoseconds) { [weak self] in
+            self?.close(fd, outcome: .timeout("no test request within \(formatDuration(.nanoseconds(Int64(self?.configuration.handshakeTimeoutNanoseconds ?? 0))))"))
+        }
+    }
+
+    private func handle(_ fd: CInt, _ events: IOEvents) {
+        guard let c = connections[fd] else { return }
+        if events.contains(.writable) {
+            flush(c)
+            guard connections[fd] != nil else { return }
+        }
+        if events.contains(.readable) || events.contains(.hangup) || events.contains(.error) || events.contains(.peerClosed) {
+            if !c.readPaused { readFrom(c) }
+        }
+    }
+
+    private func readFrom(_ c: ServerConnection) {
+        let fd = c.socket.rawValue
+        let result: IOResult<Int>
+        do {
+            result = try c.socket.read(into: readBuffer)
+        } catch {
+            close(fd, outcome: error.isConnectionLoss ? .reset : .failed("\(error)"))
+            return
+        }
+        guard case .processed(let n) = result else { return }
+        if n == 0 {
+            close(fd, outcome: c.finished ? .finished : .vanished)
+            return
+        }
+        let bytes = UnsafeRawBufferPointer(rebasing: readBuffer[0..<n])
+        c.lastActivity = monotonicNanoseconds()
+        if c.request == nil {
+            handshake(c, bytes)
+        } else {
+            serve(c, bytes)
+        }
+        guard connections[fd] != nil else { return }
+        flush(c)
+    }
+
+    private func handshake(_ c: ServerConnection, _ bytes: UnsafeRawBufferPointer) {
+        let fd = c.socket.rawValue
+        c.handshakeBytes.append(contentsOf: bytes)
+        let decoded: (message: ControlMessage, consumed: Int)?
+        do {
+            decoded = try c.handshakeBytes.withUnsafeBytes { b in Result { () throws(ProtocolError) in try ControlMessage.decode(b) } }.get()
+        } catch {
+            counters.protocolErrors += 1
+            c.sendBestEffort(ControlMessage.refused(error.description).encoded())
+            close(fd, outcome: .protocolError(error.description))
+            return
+        }
+        guard let (message, consumed) = decoded else {
+            if c.handshakeBytes.count > WireProtocol.controlHeaderSize + WireProtocol.maxControlBody {
+                close(fd, outcome: .protocolError("oversized test request"))
+            }
+            return
+        }
+        guard case .request(let request) = message else {
+            counters.protocolErrors += 1
+            c.sendBestEffort(ControlMessage.refused("expected a test request").encoded())
+            close(fd, outcome: .protocolError("expected a test request, got another control message"))
+            return
+        }
+        if let reason = refusal(for: request) {
+            counters.refused += 1
+            c.sendBestEffort(ControlMessage.refused(reason).encoded())
+            close(fd, outcome: .refused(reason))
+            return
+        }
+        if let timer = c.deadline { loop.cancel(timer) }
+        c.request = request
+        c.parser = RequestStreamParser(payloadLength: request.payloadLength)
+        c.startedAt = monotonicNanoseconds()
+        if configuration.writeDirectory != nil {
+            do {
+                c.diskFile = try openDiskFile(request)
+            } catch {
+                c.sendBestEffort(ControlMessage.refused(error.description).encoded())
+                close(fd, outcome: .failed(error.description))
+                return
+            }
+        }
+        let key = TestKey(host: c.peerHost, testID: request.testID)
+        tests[key, default: TestAggregate(request: request, peer: c.peerHost)].open += 1
+        c.testKey = key
+        c.queue(ControlMessage.ready(ServerReady(
+            thinkTimeNanoseconds: configuration.thinkTimeNanoseconds,
+            diskWrite: c.diskFile != nil,
+            maxPayloadLength: configuration.maxPayloadLength)).encoded())
+        scheduleIdleCheck(c)
+        let rest = c.handshakeBytes.count - consumed
+        let leftover = Array(c.handshakeBytes[consumed...])
+        c.handshakeBytes = []
+        if rest > 0 { leftover.withUnsafeBytes { serve(c, $0) } }
+    }
+
+    private func refusal(for r: TestRequest) -> String? {
+        if r.payloadLength > configuration.maxPayloadLength {
+            return "length \(r.payloadLength) exceeds this server's maximum of \(configuration.maxPayloadLength) bytes"
+        }
+        if r.durationNanoseconds > configuration.maxDurationNanoseconds {
+            return "duration \(formatDuration(.nanoseconds(Int64(clamping: r.durationNanoseconds)))) exceeds this server's maximum of \(formatDuration(.nanoseconds(Int64(clamping: configuration.maxDurationNanoseconds))))"
+        }
+        if r.connectionCount == 0 || r.connectionIndex >= r.connectionCount {
+            return "connection \(r.connectionIndex) of \(r.connectionCount) is not a valid connection number"
+        }
+        if r.wantsDiskWrite && configuration.writeDirectory == nil {
+            return "disk write requested but this server has no --write-dir"
+        }
+        if r.mode == .async && r.ackEvery == 0 {
+            return "async mode needs an acknowledgement interval of at least 1 message"
+        }
+        return nil
+    }
+
+    private func openDiskFile(_ r: TestRequest) throws(ServerError) -> DescriptorBox {
+        let dir = configuration.writeDirectory ?? "."
+        let path = "\(dir)/wirelat-\(String(r.testID, radix: 16))-\(r.connectionIndex).dat"
+        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        if fd < 0 {
+            throw .system("cannot open \(path) for writing: \(SystemError(call: "open", errno: Glibc.errno))")
+        }
+        return DescriptorBox(owning: fd)
+    }
+
+    private func serve(_ c: ServerConnection, _ bytes: UnsafeRawBufferPointer) {
+        guard var parser = c.parser, let request = c.request else { return }
+        let fd = c.socket.rawValue
+        var ended = false
+        var diskError: String?
+        do {
+            try parser.consume(bytes, onPayload: { chunk in
+                if let disk = c.diskFile, diskError == nil {
+                    if let e = writeAll(disk.rawValue, chunk) { diskError = e }
+                }
+            }, onMessage: { header in
+                if header.kind == .end {
+                    ended = true
+                    return
+                }
+                if let disk = c.diskFile, diskError == nil {
+                    let t0 = monotonicNanoseconds()
+                    if Glibc.fsync(disk.rawValue) != 0 {
+                        diskError = "fsync: \(SystemError(call: "fsync", errno: Glibc.errno))"
+                    }
+                    c.fsync.record(monotonicNanoseconds() &- t0)
+                }
+                if request.mode == .sync || header.ackRequested {
+                    self.reply(c, sequence: header.sequence)
+                }
+            })
+        } catch {
+            c.parser = parser
+            counters.protocolErrors += 1
+            close(fd, outcome: .protocolError(error.description))
+            return
+        }
+        c.parser = parser
+        if let diskError {
+            close(fd, outcome: .failed(diskError))
+            return
+        }
+        if ended {
+            c.finished = true
+            let summary = c.fsync.summary()
+            let message = ControlMessage.summary(TestSummary(
+                messages: parser.messages, payloadBytes: parser.payloadBytes, fsyncs: summary.count,
+                fsyncMeanNanoseconds: UInt64(summary.mean), fsyncP99Nanoseconds: summary.p99,
+                fsyncMaxNanoseconds: summary.max)).encoded()
+            if c.pendingThinkReplies > 0 {
+                c.summaryAfterReplies = message
+            } else {
+                c.queue(message)
+            }
+        }
+    }
+
+    private func reply(_ c: ServerConnection, sequence: UInt32) {
+        let think = configuration.thinkTimeNanoseconds
+        guard think > 0 else {
+            c.queueReply(sequence)
+            return
+        }
+        c.pendingThinkReplies += 1
+        let fd = c.socket.rawValue
+        loop.schedule(after: think) { [weak self, weak c] in
+            guard let self, let c, self.connections[fd] === c else { return }
+            c.pendingThinkReplies -= 1
+            c.queueReply(sequence)
+            if c.pendingThinkReplies == 0, let summary = c.summaryAfterReplies {
+                c.summaryAfterReplies = nil
+                c.queue(summary)
+            }
+            self.flush(c)
+        }
+    }
+
+    private func flush(_ c: ServerConnection) {
+        let fd = c.socket.rawValue
+        do {
+            try c.flush()
+        } catch {
+            close(fd, outcome: error.isConnectionLoss ? .reset : .failed("\(error)"))
+            return
+        }
+        let wantWrite = c.hasPendingOutput
+        let pauseRead = c.pendingOutputBytes > 1 << 20
+        if wantWrite != c.watchingWrite || pauseRead != c.readPaused {
+            c.watchingWrite = wantWrite
+            c.readPaused = pauseRead
+            var interest: IOEvents = [.peerClosed]
+            if !pauseRead { interest.insert(.readable) }
+            if wantWrite { interest.insert(.writable) }
+            try? loop.modify(fd, interest: interest)
+        }
+    }
+
+    private func scheduleIdleCheck(_ c: ServerConnection) {
+        let fd = c.socket.rawValue
+        let idle = configuration.idleTimeoutNanoseconds
+        c.deadline = loop.schedule(at: c.lastActivity &+ idle) { [weak self, weak c] in
+            guard let self, let c, self.connections[fd] === c else { return }
+            if monotonicNanoseconds() &- c.lastActivity >= idle {
+                self.close(fd, outcome: .timeout("idle for \(formatDuration(.nanoseconds(Int64(idle))))"))
+            } else {
+                self.scheduleIdleCheck(c)
+            }
+        }
+    }
+
+    enum Outcome {
+        case finished, vanished, reset, timeout(String), refused(String), protocolError(String), failed(String)
+
+        var text: String {
+            switch self {
+            case .finished: return "finished"
+            case .vanished: return "client closed the connection mid-test"
+            case .reset: return "connection reset by the client"
+            case .timeout(let why): return "timed out: \(why)"
+            case .refused(let why): return "refused: \(why)"
+            case .protocolError(let why): return "protocol error: \(why)"
+            case .failed(let why): return "failed: \(why)"
+            }
+        }
+    }
+
+    private func close(_ fd: CInt, outcome: Outcome) {
+        guard let c = connections.removeValue(forKey: fd) else { return }
+        loop.deregister(fd)
+        if let timer = c.deadline { loop.cancel(timer) }
+        switch outcome {
+        case .timeout: counters.timeouts += 1
+        case .reset: counters.resets += 1
+        default: break
+        }
+        guard let key = c.testKey, var test = tests[key] else {
+            if case .finished = outcome {} else { log("\(c.peer): \(outcome.text)") }
+            return
+        }
+        test.open -= 1
+        test.closed += 1
+        test.messages += c.parser?.messages ?? 0
+        test.payloadBytes += c.parser?.payloadBytes ?? 0
+        test.fsync.merge(c.fsync)
+        test.seconds = max(test.seconds, Double(monotonicNanoseconds() &- c.startedAt) / 1e9)
+        if case .finished = outcome {} else { test.problems.append("\(c.peer): \(outcome.text)") }
+        if test.open > 0 {
+            tests[key] = test
+            return
+        }
+        tests[key] = nil
+        counters.testsFinished += 1
+        log(test.logLine())
+        if let max = configuration.maxTests, counters.testsFinished >= max { loop.stop() }
+    }
+}
+
+public enum ServerError: Error, CustomStringConvertible {
+    case usage(String)
+    case system(String)
+
+    public var description: String {
+        switch self {
+        case .usage(let s), .system(let s): return s
+        }
+    }
+}
+
+struct TestKey: Hashable {
+    let host: String
+    let testID: UInt64
+}
+
+struct TestAggregate {
+    let request: TestRequest
+    let peer: String
+    var open = 0
+    var closed = 0
+    var messages: UInt64 = 0
+    var payloadBytes: UInt64 = 0
+    var seconds = 0.0
+    var fsync = LatencyRecorder()
+    var problems: [String] = []
+
+    init(request: TestRequest, peer: String) {
+        self.request = request
+        self.peer = peer
+    }
+
+    func logLine() -> String {
+        let r = request
+        var line = "test from \(peer): \(r.mode.rawValue) length=\(r.payloadLength) connections=\(r.connectionCount)"
+        let rate = seconds > 0 ? Double(messages) / seconds : 0
+        line += " messages=\(messages) payload_bytes=\(payloadBytes) seconds=\(formatFixed(seconds, 3)) messages_per_s=\(formatFixed(rate, 1))"
+        if fsync.count > 0 {
+            let s = fsync.summary()
+            line += " fsync_ms avg=\(formatMilliseconds(s.mean)) p99=\(formatMilliseconds(Double(s.p99))) max=\(formatMilliseconds(Double(s.max)))"
+        }
+        line += problems.isEmpty ? " outcome=finished" : " outcome=" + problems.joined(separator: "; ")
+        return line
+    }
+}
+
+/// One client connection's state on the server.
+final class ServerConnection {
+    let socket: TCPSocket
+    let peer: String
+    var peerHost: String { socket.peerAddress?.host ?? peer }
+    var handshakeBytes: [UInt8] = []
+    var request: TestRequest?
+    var parser: RequestStreamParser?
+    var testKey: TestKey?
+    var diskFile: DescriptorBox?
+    var fsync = LatencyRecorder()
+    var deadline: TimerID?
+    var lastActivity = monotonicNanoseconds()
+    var startedAt: UInt64 = 0
+    var finished = false
+    var pendingThinkReplies = 0
+    var summaryAfterReplies: [UInt8]?
+    var watchingWrite = false
+    var readPaused = false
+
+    private var output: [UInt8] = []
+    private var outputOffset = 0
+
+    init(socket: TCPSocket, peer: String) {
+        self.socket = socket
+        self.peer = peer
+        output.reserveCapacity(256)
+    }
+
+    var hasPendingOutput: Bool { outputOffset < output.count }
+    var pendingOutputBytes: Int { output.count - outputOffset }
+
+    func queue(_ bytes: [UInt8]) { output.append(contentsOf: bytes) }
+
+    @inline(__always)
+    func queueReply(_ sequence: UInt32) {
+        output.append(UInt8(sequence >> 24))
+        output.append(UInt8(truncatingIfNeeded: sequence >> 16))
+        output.append(UInt8(truncatingIfNeeded: sequence >> 8))
+        output.append(UInt8(truncatingIfNeeded: sequence))
+    }
+
+    /// Writes what is queued until done or the socket would block.
+    func flush() throws(SystemError) {
+        while outputOffset < output.count {
+            let result = try output.withUnsafeBytes { b in
+                Result { () throws(SystemError) in try socket.write(UnsafeRawBufferPointer(rebasing: b[outputOffset...])) }
+            }.get()
+            guard case .processed(let n) = result else { break }
+            outputOffset += n
+        }
+        if outputOffset == output.count {
+            output.removeAll(keepingCapacity: true)
+            outputOffset = 0
+        }
+    }
+
+    /// One attempt to send a refusal before the connection is closed.
+    func sendBestEffort(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { _ = try? socket.write($0) }
+    }
+}
+
+/// Writes all of `chunk` to a file; returns an error line or nil.
+func writeAll(_ fd: CInt, _ chunk: UnsafeRawBufferPointer) -> String? {
+    var done = 0
+    while done < chunk.count {
+        let n = Glibc.write(fd, chunk.baseAddress! + done, chunk.count - done)
+        if n < 0 {
+            if Glibc.errno == EINTR { continue }
+            return "write to disk: \(SystemError(call: "write", errno: Glibc.errno))"
+        }
+        done += n
+    }
+    return nil
+}

@@ -1,0 +1,193 @@
+import ArgumentParser
+import Foundation
+import WirelatCore
+import WirelatKit
+import WirelatIO
+
+struct ClientCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "client",
+        abstract: "Time request/response round trips against a wirelat server (oratcptest's sync and async modes).",
+        discussion: """
+        Also accepts oratcptest's spelling: -mode=sync -length=250 -duration=1s -interval=1s -port=1521 \
+        -num_conn=4 -sockbuf=65536 -delay=5 (oratcptest's bare -delay and -timeout are milliseconds).
+        A bare number is seconds for --duration and --interval, milliseconds for --delay and --timeout.
+        """
+    )
+
+    @Argument(help: "The host running `wirelat server`.")
+    var host: String
+
+    @Option(help: "The server's TCP port.")
+    var port: UInt16 = 5555
+
+    @Option(help: "sync: one request, wait for its reply, repeat; async: stream requests, acknowledged periodically.")
+    var mode: TestMode = .sync
+
+    @Option(help: "Payload bytes per request (each request also carries a 12-byte header).")
+    var length = "0"
+
+    @Option(help: "How long the test runs (e.g. 10s, 1m).")
+    var duration = "10s"
+
+    @Option(help: "Statistics interval: one report line each.")
+    var interval = "1s"
+
+    @Option(help: "Concurrent connections, all on one event loop.")
+    var connections = 1
+
+    @Option(help: "SO_SNDBUF and SO_RCVBUF in bytes; the report shows what the kernel really gave.")
+    var sockbuf: String?
+
+    @Option(help: "Pause between a reply and the next request (e.g. 5ms).")
+    var delay = "0"
+
+    @Option(help: "Send at this fixed rate of requests per second, across all connections; latency is then measured from each request's intended send time (coordinated-omission correction).")
+    var rate: Double?
+
+    @Option(help: "Connect timeout and longest wait for a reply (0: connect 10s, replies unbounded).")
+    var timeout = "0"
+
+    @Option(help: "Repeat the test for each payload size (e.g. 0,250,1000) and print a table.")
+    var sweep: String?
+
+    @Option(help: "Which clock times each round trip: monotonic (user space) or kernel (SO_TIMESTAMPING software TX/RX; sync mode).")
+    var timestamps: TimestampSource = .monotonic
+
+    @Flag(help: "Ask the server to write and fsync each request before replying (needs `server --write-dir`).")
+    var write = false
+
+    @Option(help: "Write the JSON report to FILE (- for standard output).")
+    var json: String?
+
+    @Option(help: "Also write the text report to FILE (oratcptest's -output).")
+    var output: String?
+
+    @Flag(help: "Also print each interval's full distribution.")
+    var verbose = false
+
+    func settings(length: Int) throws -> ClientSettings {
+        var s = ClientSettings(host: host)
+        s.port = port
+        s.mode = mode
+        s.length = length
+        s.durationNanoseconds = try durationOption(duration, "--duration", bareUnit: .seconds)
+        s.intervalNanoseconds = try durationOption(interval, "--interval", bareUnit: .seconds)
+        s.connections = connections
+        s.socketBuffer = try sockbuf.map { try byteOption($0, "--sockbuf") }
+        s.delayNanoseconds = try durationOption(delay, "--delay", bareUnit: .milliseconds)
+        s.rate = rate
+        s.timeoutNanoseconds = try durationOption(timeout, "--timeout", bareUnit: .milliseconds)
+        s.timestamps = timestamps
+        s.wantsDiskWrite = write
+        return s
+    }
+
+    func lengths() throws -> [Int] {
+        guard let sweep else { return [try byteOption(length, "--length")] }
+        let sizes = try sweep.split(separator: ",").map { try byteOption(String($0).trimmingCharacters(in: .whitespaces), "--sweep") }
+        guard !sizes.isEmpty else { throw ValidationError("--sweep needs at least one size, e.g. 0,250,1000") }
+        return sizes
+    }
+
+    func validate() throws {
+        for l in try lengths() {
+            if let problem = try settings(length: l).validationError() { throw ValidationError(problem) }
+        }
+        if timestamps == .kernel && mode == .async { throw ValidationError("--timestamps kernel applies to sync mode only") }
+    }
+
+    func run() throws {
+        ignoreSIGPIPE()
+        raiseDescriptorLimit()
+        let sizes = try lengths()
+        var text = ""
+        func say(_ s: String) {
+            text += s
+            emit(s)
+        }
+        var first = try settings(length: sizes[0])
+        if sizes.count > 1 { first.length = sizes[0] }
+        say(ClientTextReport.settings(first))
+        if sizes.count > 1 { say("        Payload sweep          = \(sizes.map(String.init).joined(separator: ", ")) bytes\n") }
+        say("\n")
+
+        var reports: [ClientReport] = []
+        var interruptedAll = false
+        for (n, size) in sizes.enumerated() {
+            let s = try settings(length: size)
+            let loop: EventLoop
+            do {
+                loop = try EventLoop()
+            } catch {
+                complain("\(error)")
+                throw ExitCode(1)
+            }
+            var events = ClientEvents()
+            let sweeping = sizes.count > 1
+            events.ready = { ready in
+                if n == 0 { say(ClientTextReport.ready(time: localTimeOfDay(), thinkTimeNanoseconds: ready.thinkTimeNanoseconds, diskWrite: ready.diskWrite)) }
+                if !sweeping { say(ClientTextReport.intervalHeader) }
+            }
+            events.interval = { i in
+                guard !sweeping else { return }
+                say(ClientTextReport.interval(time: localTimeOfDay(), i))
+                if verbose {
+                    let d = i.rttNanoseconds
+                    say("            min \(formatMilliseconds(Double(d.min))) p90 \(formatMilliseconds(Double(d.p90))) p99.9 \(formatMilliseconds(Double(d.p999))) max \(formatMilliseconds(Double(d.max))) stddev \(formatMilliseconds(d.stddev)) ms\n")
+                }
+            }
+            let client = Client(settings: s, loop: loop, events: events)
+            do {
+                try loop.onInterrupt { _ in client.interrupt() }
+            } catch {
+                complain("\(error)")
+            }
+            let report = client.run()
+            reports.append(report)
+            if sweeping {
+                say("\(localTimeOfDay()) length \(size): \(report.samples) round trips, p50 \(formatMilliseconds(Double(report.rttNanoseconds.p50))) ms, avg \(formatMilliseconds(report.rttNanoseconds.mean)) ms\n")
+            }
+            if report.error != nil || report.interrupted {
+                interruptedAll = report.interrupted
+                break
+            }
+        }
+
+        var final: ClientReport
+        if reports.count == 1 {
+            final = reports[0]
+            if final.samples > 0 || final.error == nil {
+                say(ClientTextReport.finished(time: localTimeOfDay(), final))
+                say(ClientTextReport.statistics(final))
+            }
+        } else {
+            final = reports[0]
+            final.sweep = reports
+            final.error = reports.compactMap(\.error).first
+            final.completed = reports.allSatisfy(\.completed) && reports.count == sizes.count
+            final.interrupted = interruptedAll
+            say("\(localTimeOfDay()) Test finished.\n")
+            say(ClientTextReport.sweep(reports))
+        }
+        if final.interrupted { say("(interrupted: the report covers the test up to the interruption)\n") }
+        if let json {
+            try writeJSON(final, to: json)
+        }
+        if let output {
+            do {
+                try text.write(toFile: output, atomically: true, encoding: .utf8)
+            } catch {
+                complain("cannot write \(output): \(error.localizedDescription)")
+                throw ExitCode(2)
+            }
+        }
+        if let error = final.error {
+            complain(error)
+            throw ExitCode(1)
+        }
+    }
+}
+
+extension TestMode: ExpressibleByArgument {}
+extension TimestampSource: ExpressibleByArgument {}

@@ -1,0 +1,207 @@
+import Foundation
+import Testing
+import WirelatCore
+
+/// Within HdrHistogram's 3-significant-digit resolution (0.1 %).
+private func isClose(_ value: UInt64, to expected: UInt64) -> Bool {
+    let difference = value > expected ? value - expected : expected - value
+    return Double(difference) <= Double(expected) * 0.001
+}
+
+private func isClose(_ value: Double, to expected: Double, relative: Double = 1e-12) -> Bool {
+    abs(value - expected) <= abs(expected) * relative
+}
+
+private func expectOrdered(_ s: LatencySummary, sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(s.min <= s.p50, sourceLocation: sourceLocation)
+    #expect(s.p50 <= s.p90, sourceLocation: sourceLocation)
+    #expect(s.p90 <= s.p99, sourceLocation: sourceLocation)
+    #expect(s.p99 <= s.p999, sourceLocation: sourceLocation)
+    #expect(s.p999 <= s.max, sourceLocation: sourceLocation)
+}
+
+@Suite("Latency statistics")
+struct StatisticsTests {
+    @Test("uniform 1...100000 ns: HDR percentiles, exact mean and population stddev")
+    func uniform() {
+        var recorder = LatencyRecorder()
+        for value in UInt64(1) ... 100_000 { recorder.record(value) }
+        let s = recorder.summary()
+        #expect(s.count == 100_000)
+        #expect(s.min == 1)
+        #expect(s.max == 100_000)
+        #expect(isClose(s.p50, to: 50_000))
+        #expect(isClose(s.p90, to: 90_000))
+        #expect(isClose(s.p99, to: 99_000))
+        #expect(isClose(s.p999, to: 99_900))
+        #expect(isClose(s.mean, to: 50_000.5))
+        let n = 100_000.0
+        #expect(isClose(s.stddev, to: ((n * n - 1) / 12).squareRoot(), relative: 1e-9))
+        expectOrdered(s)
+    }
+
+    @Test("a constant distribution: stddev 0, every percentile the constant")
+    func constant() {
+        var recorder = LatencyRecorder()
+        for _ in 0 ..< 1_000 { recorder.record(42_000) }
+        let s = recorder.summary()
+        #expect(s == LatencySummary(
+            count: 1_000, min: 42_000, p50: 42_000, p90: 42_000, p99: 42_000, p999: 42_000,
+            max: 42_000, mean: 42_000, stddev: 0))
+    }
+
+    @Test("bimodal: p50 in the lower mode, p90 in the upper")
+    func bimodal() {
+        var recorder = LatencyRecorder()
+        for i in UInt64(0) ..< 800 { recorder.record(100_000 + i % 7) }
+        for i in UInt64(0) ..< 200 { recorder.record(5_000_000 + i % 11) }
+        let s = recorder.summary()
+        #expect(isClose(s.p50, to: 100_003))
+        #expect(isClose(s.p90, to: 5_000_005))
+        #expect(isClose(s.p99, to: 5_000_005))
+        #expect(s.min == 100_000)
+        #expect(s.max == 5_000_010)
+        expectOrdered(s)
+    }
+
+    @Test("merging two halves equals recording everything in one")
+    func merge() {
+        var all = LatencyRecorder()
+        var lower = LatencyRecorder()
+        var upper = LatencyRecorder()
+        for value in UInt64(1) ... 100_000 {
+            let sample = value * 37 % 100_003 + 1_000
+            all.record(sample)
+            if value <= 30_000 { lower.record(sample) } else { upper.record(sample) }
+        }
+        all.record(2 * LatencyRecorder.highestTrackableNanoseconds)
+        upper.record(2 * LatencyRecorder.highestTrackableNanoseconds)
+
+        var merged = lower
+        merged.merge(upper)
+        let expected = all.summary()
+        let actual = merged.summary()
+        #expect(actual.count == expected.count)
+        #expect(merged.clamped == 1)
+        #expect([actual.min, actual.p50, actual.p90, actual.p99, actual.p999, actual.max]
+            == [expected.min, expected.p50, expected.p90, expected.p99, expected.p999, expected.max])
+        #expect(isClose(actual.mean, to: expected.mean, relative: 1e-9))
+        #expect(isClose(actual.stddev, to: expected.stddev, relative: 1e-9))
+
+        var empty = LatencyRecorder()
+        empty.merge(LatencyRecorder())
+        #expect(empty.summary() == .empty)
+        empty.merge(merged)
+        #expect(empty.summary() == actual)
+        merged.merge(LatencyRecorder())
+        #expect(merged.summary() == actual)
+    }
+
+    @Test("reset forgets everything and the recorder stays usable")
+    func reset() {
+        var recorder = LatencyRecorder()
+        recorder.record(7_200_000_000_000)
+        recorder.record(10_000_000, expectedInterval: 1_000_000)
+        recorder.reset()
+        #expect(recorder.isEmpty)
+        #expect(recorder.count == 0)
+        #expect(recorder.clamped == 0)
+        #expect(recorder.corrected == 0)
+        #expect(recorder.summary() == .empty)
+        recorder.record(5_000)
+        #expect(recorder.summary() == LatencySummary(
+            count: 1, min: 5_000, p50: 5_000, p90: 5_000, p99: 5_000, p999: 5_000,
+            max: 5_000, mean: 5_000, stddev: 0))
+    }
+
+    @Test("a 2-hour sample is exact in max and mean and clamped in the histogram")
+    func clamping() {
+        let twoHours: UInt64 = 7_200_000_000_000
+        var recorder = LatencyRecorder()
+        recorder.record(1_000_000)
+        recorder.record(twoHours)
+        let s = recorder.summary()
+        #expect(recorder.clamped == 1)
+        #expect(s.count == 2)
+        #expect(s.max == twoHours)
+        #expect(s.min == 1_000_000)
+        #expect(s.mean == Double(twoHours + 1_000_000) / 2)
+        #expect(s.stddev == Double(twoHours - 1_000_000) / 2)
+        expectOrdered(s)
+    }
+
+    @Test("coordinated-omission correction adds the samples a stall held back")
+    func coordinatedOmission() {
+        var recorder = LatencyRecorder()
+        recorder.record(10_000_000, expectedInterval: 1_000_000)
+        let s = recorder.summary()
+        #expect(recorder.count == 10)
+        #expect(recorder.corrected == 9)
+        #expect(s.min == 1_000_000)
+        #expect(s.max == 10_000_000)
+        #expect(s.mean == 5_500_000)
+        #expect(isClose(s.p50, to: 5_000_000))
+        #expect(isClose(s.p90, to: 9_000_000))
+        let population = (1 ... 10).map { Double($0) * 1_000_000 }
+        let variance = population.map { ($0 - 5_500_000) * ($0 - 5_500_000) }.reduce(0, +) / 10
+        #expect(isClose(s.stddev, to: variance.squareRoot(), relative: 1e-12))
+
+        var uncorrected = LatencyRecorder()
+        uncorrected.record(1_000_000, expectedInterval: 1_000_000)
+        uncorrected.record(500, expectedInterval: 1_000_000)
+        uncorrected.record(10_000_000, expectedInterval: 0)
+        #expect(uncorrected.count == 3)
+        #expect(uncorrected.corrected == 0)
+    }
+
+    @Test("percentiles never fall outside [min, max]")
+    func percentilesWithinRange() {
+        var state: UInt64 = 12_345
+        var recorders: [LatencyRecorder] = []
+        for spread in [UInt64(1), 10, 1_000, 1_000_000, 10_000_000_000] {
+            var recorder = LatencyRecorder()
+            for _ in 0 ..< 5_000 {
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                recorder.record(123_457 + (state >> 20) % spread)
+            }
+            recorders.append(recorder)
+        }
+        var single = LatencyRecorder()
+        single.record(123_457)
+        recorders.append(single)
+        var huge = LatencyRecorder()
+        huge.record(UInt64.max)
+        recorders.append(huge)
+        for recorder in recorders {
+            expectOrdered(recorder.summary())
+        }
+        #expect(single.summary().p50 == 123_457)
+        #expect(huge.summary().p999 == UInt64.max)
+    }
+
+    @Test("an empty recorder summarizes to zeros")
+    func empty() {
+        let recorder = LatencyRecorder()
+        #expect(recorder.isEmpty)
+        #expect(recorder.summary() == .empty)
+        #expect(LatencySummary.empty == LatencySummary(
+            count: 0, min: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0, mean: 0, stddev: 0))
+    }
+
+    @Test("rtt_ns JSON has exactly min p50 p90 p99 p999 max mean stddev")
+    func json() throws {
+        let summary = LatencySummary(
+            count: 12, min: 1, p50: 2, p90: 3, p99: 4, p999: 5, max: 6, mean: 3.5, stddev: 1.25)
+        let data = try JSONEncoder().encode(summary)
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(Set(object.keys) == ["min", "p50", "p90", "p99", "p999", "max", "mean", "stddev"])
+        #expect(object["p999"] as? Int == 5)
+        #expect(object["mean"] as? Double == 3.5)
+
+        var expected = summary
+        expected.count = 0
+        #expect(try JSONDecoder().decode(LatencySummary.self, from: data) == expected)
+        let withCount = Data(#"{"count":9,"min":1,"p50":2,"p90":3,"p99":4,"p999":5,"max":6,"mean":3.5,"stddev":1.25}"#.utf8)
+        #expect(try JSONDecoder().decode(LatencySummary.self, from: withCount) == expected)
+    }
+}
