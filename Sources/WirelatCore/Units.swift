@@ -1,5 +1,3 @@
-import Foundation
-
 /// Why a duration or byte count given on the command line was refused.
 public enum UnitParseError: Error, CustomStringConvertible, Equatable, Sendable {
     /// Not a number followed by a known unit (also: empty, `inf`, `nan`).
@@ -236,7 +234,7 @@ public func formatDuration(_ d: Duration) -> String {
 /// Nanoseconds as milliseconds with a fixed number of decimals and no unit, as oratcptest
 /// prints latency: `formatMilliseconds(21_000)` is `"0.021"`.
 public func formatMilliseconds(_ nanoseconds: Double, decimals: Int = 3) -> String {
-    String(format: "%.\(min(max(decimals, 0), 9))f", nanoseconds / 1_000_000)
+    formatFixed(nanoseconds / 1_000_000, decimals)
 }
 
 /// A byte quantity the way oratcptest prints message sizes and throughput, with
@@ -265,7 +263,7 @@ public func formatBytesHuman(_ bytes: Double) -> String {
 
 /// `value` with three decimals, trailing zeros and a trailing point removed.
 private func trimmedDecimal(_ value: Double) -> String {
-    var text = String(format: "%.3f", value)
+    var text = formatFixed(value, 3)
     while text.hasSuffix("0") { text.removeLast() }
     if text.hasSuffix(".") { text.removeLast() }
     return text == "-0" ? "0" : text

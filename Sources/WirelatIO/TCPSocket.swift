@@ -3,11 +3,22 @@ import CWirelatShim
 
 /// A non-blocking, close-on-exec TCP socket and the calls made on it.
 public final class TCPSocket {
-    public let fd: FileDescriptor
-    public var rawValue: CInt { fd.rawValue }
+    /// The descriptor, or -1 once closed.
+    public private(set) var rawValue: CInt
 
     init(owning raw: CInt) {
-        fd = FileDescriptor(owning: raw)
+        rawValue = raw
+    }
+
+    deinit {
+        close()
+    }
+
+    /// Closes now rather than when the last reference goes. Deregister from the loop first.
+    public func close() {
+        guard rawValue >= 0 else { return }
+        _ = Glibc.close(rawValue)
+        rawValue = -1
     }
 
     /// A new socket of the address's family. The corresponding C function is `socket`.

@@ -97,9 +97,6 @@ public final class Client {
                 let socket = try TCPSocket(family: target.family)
                 if let size = settings.socketBuffer { try socket.setBufferSizes(size) }
                 try socket.setNoDelay()
-                if settings.timestamps == .kernel {
-                    try socket.enableSoftwareTimestamps()
-                }
                 c = ClientConnection(index: i, socket: socket, settings: settings)
                 c.hello = ControlMessage.request(TestRequest(
                     mode: settings.mode, wantsDiskWrite: settings.wantsDiskWrite, payloadLength: UInt32(settings.length),
@@ -147,6 +144,15 @@ public final class Client {
     }
 
     private func connected(_ c: ClientConnection) {
+        if settings.timestamps == .kernel {
+            // SOF_TIMESTAMPING_OPT_ID needs an established TCP connection.
+            do {
+                try c.socket.enableSoftwareTimestamps()
+            } catch {
+                fail("kernel timestamps unavailable: \(error)")
+                return
+            }
+        }
         c.state = .awaitingReady
         c.pending = c.hello
         c.pendingOffset = 0
@@ -526,9 +532,10 @@ public final class Client {
             c.registered = false
         }
         if let t = c.timer { loop.cancel(t); c.timer = nil }
-        if c.index == 0 {
+        if c.index == 0 && c.socket.rawValue >= 0 {
             sendBuffer = c.socket.bufferSizes
         }
+        c.socket.close()
         c.state = .closed
     }
 
@@ -573,8 +580,8 @@ public final class Client {
             durationSeconds: seconds, completed: failure == nil)
         r.error = failure
         r.interrupted = interrupted
-        r.socketSendBuffer = sendBuffer?.send ?? connections.first.map { $0.socket.bufferSizes.send }
-        r.socketReceiveBuffer = sendBuffer?.receive ?? connections.first.map { $0.socket.bufferSizes.receive }
+        r.socketSendBuffer = sendBuffer?.send
+        r.socketReceiveBuffer = sendBuffer?.receive
         if ratePeriod > 0 {
             r.rateTarget = settings.rate
             r.serviceTimeNanoseconds = service.summary()

@@ -390,6 +390,7 @@ public final class Server {
     private func close(_ fd: CInt, outcome: Outcome) {
         guard let c = connections.removeValue(forKey: fd) else { return }
         loop.deregister(fd)
+        c.socket.close()
         if let timer = c.deadline { loop.cancel(timer) }
         switch outcome {
         case .timeout: counters.timeouts += 1

@@ -139,7 +139,7 @@ struct ClientCommand: ParsableCommand {
             }
             let client = Client(settings: s, loop: loop, events: events)
             do {
-                try loop.onInterrupt { _ in client.interrupt() }
+                try loop.onInterrupt { [weak client] _ in client?.interrupt() }
             } catch {
                 complain("\(error)")
             }
