@@ -100,6 +100,14 @@ public final class EventLoop {
         _ = try retrying("epoll_ctl") { wl_epoll_ctl(epoll.rawValue, EPOLL_CTL_ADD, fd, WL_EPOLLIN, Self.signalToken) }
     }
 
+    /// The earliest timer deadline (monotonic ns), `.max` when none is set.
+    public var nextDeadline: UInt64 {
+        timers.peek()?.deadline ?? .max
+    }
+
+    /// True once SIGINT or SIGTERM has arrived (see `onInterrupt`).
+    public var interruptPending: Bool { stopSignalFD >= 0 && wl_last_signal() != 0 }
+
     /// Makes `run` return after the current round of events.
     public func stop() { stopped = true }
     public var isStopped: Bool { stopped }

@@ -108,6 +108,17 @@ public final class TCPSocket {
         (intOption(SOL_SOCKET, SO_SNDBUF), intOption(SOL_SOCKET, SO_RCVBUF))
     }
 
+    /// Makes reads and writes block, each for at most `timeoutNanoseconds`
+    /// (SO_RCVTIMEO, SO_SNDTIMEO), after which they fail with EAGAIN.
+    public func setBlocking(timeoutNanoseconds: UInt64) throws(SystemError) {
+        let flags = try retrying("fcntl(F_GETFL)") { fcntl(rawValue, F_GETFL) }
+        _ = try retrying("fcntl(F_SETFL)") { fcntl(rawValue, F_SETFL, flags & ~O_NONBLOCK) }
+        var tv = timeval(tv_sec: Int(timeoutNanoseconds / 1_000_000_000), tv_usec: Int(timeoutNanoseconds % 1_000_000_000 / 1000))
+        let size = socklen_t(MemoryLayout<timeval>.size)
+        _ = try retrying("setsockopt(SO_RCVTIMEO)") { setsockopt(rawValue, SOL_SOCKET, SO_RCVTIMEO, &tv, size) }
+        _ = try retrying("setsockopt(SO_SNDTIMEO)") { setsockopt(rawValue, SOL_SOCKET, SO_SNDTIMEO, &tv, size) }
+    }
+
     public func shutdownWrite() {
         _ = Glibc.shutdown(rawValue, CInt(SHUT_WR))
     }
