@@ -44,13 +44,27 @@ int wl_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
 
 static volatile sig_atomic_t wl_signal_fd = -1;
 static volatile sig_atomic_t wl_signal_seen = 0;
+static int64_t wl_signal_first_ns = 0;
+
+static int64_t wl_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 static void wl_on_stop_signal(int sig) {
     int saved = errno;
     if (wl_signal_seen != 0) {
+        /* The same Ctrl-C often arrives twice (from the terminal and from a
+           wrapper such as timeout(1)): only a second one a second later kills. */
+        if (wl_now_ns() - wl_signal_first_ns < 1000000000) {
+            errno = saved;
+            return;
+        }
         signal(sig, SIG_DFL);
         raise(sig);
     }
+    wl_signal_first_ns = wl_now_ns();
     wl_signal_seen = sig;
     uint64_t one = 1;
     if (wl_signal_fd >= 0) {

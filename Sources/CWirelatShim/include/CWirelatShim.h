@@ -33,7 +33,8 @@ int wl_timerfd_settime_ns(int fd, int64_t initial_ns, int64_t interval_ns);
 int wl_eventfd(void);
 /* Installs SIGINT and SIGTERM handlers that write to an eventfd, which is
    returned, so an event loop ends in order whatever thread took the signal.
-   A second signal ends the process at once with the usual status. */
+   A second signal, a second or more after the first, ends the process at
+   once with the usual status. */
 int wl_stop_signal_fd(void);
 /* The last stop signal taken, 0 if none. */
 int wl_last_signal(void);
