@@ -434,17 +434,23 @@ public final class Client {
         } else {
             sendRequest(c, intended: 0)
         }
-        armReplyTimeout(c)
     }
 
-    private func armReplyTimeout(_ c: ClientConnection) {
-        guard settings.timeoutNanoseconds > 0 else { return }
-        let seq = c.sequence
+    /// With --timeout, one timer checks every connection a few times per
+    /// timeout period, rather than one timer per request.
+    private func watchReplyTimeouts() {
         let timeout = settings.timeoutNanoseconds
-        loop.schedule(after: timeout + (ratePeriod > 0 ? ratePeriod : settings.delayNanoseconds)) { [weak self, weak c] in
-            guard let self, let c, c.state == .awaitingReply, c.sequence == seq, self.phase == .running || self.phase == .ending else { return }
-            self.fail("no reply from the server within \(formatDuration(.nanoseconds(Int64(timeout)))) (connection \(c.index + 1), request \(seq))")
-        }
+        guard timeout > 0 else { return }
+        let tick = max(1_000_000, min(timeout / 4, 100_000_000))
+        timers.append(loop.schedule(after: tick) { [weak self] in
+            guard let self, self.phase == .running || self.phase == .ending else { return }
+            let now = monotonicNanoseconds()
+            for c in self.connections where c.state == .awaitingReply && now &- c.sendStart > timeout {
+                self.fail("no reply from the server within \(formatDuration(.nanoseconds(Int64(timeout)))) (connection \(c.index + 1), request \(c.sequence))")
+                return
+            }
+            self.watchReplyTimeouts()
+        })
     }
 
     @inline(__always)
@@ -485,11 +491,11 @@ public final class Client {
                         self?.sendRequest(c, intended: (self?.startTime ?? 0) &+ offset)
                     }
                 }
-                armReplyTimeout(c)
             } else {
                 pumpAsync(c)
             }
         }
+        watchReplyTimeouts()
     }
 
     private func scheduleInterval(at deadline: UInt64) {
