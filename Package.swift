@@ -22,8 +22,9 @@ let package = Package(
         // What Glibc's Swift module does not show: epoll, eventfd, timerfd, accept4,
         // SO_TIMESTAMPING flags and the CMSG macros.
         .target(name: "CWirelatShim"),
-        // The only module that calls the kernel.
-        .target(name: "WirelatIO", dependencies: ["WirelatCore", "CWirelatShim"]),
+        .systemLibrary(name: "CPcap", pkgConfig: "libpcap", providers: [.apt(["libpcap-dev"])]),
+        // The only module that calls the kernel (and libpcap).
+        .target(name: "WirelatIO", dependencies: ["WirelatCore", "CWirelatShim", "CPcap"]),
         // Server, client and the other engines, on top of WirelatIO.
         .target(name: "WirelatKit", dependencies: ["WirelatCore", "WirelatIO"]),
         .executableTarget(
@@ -33,7 +34,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "WirelatCoreTests", dependencies: ["WirelatCore"]),
+        // The decoders under libFuzzer (scripts/fuzz builds it with -sanitize=fuzzer);
+        // a plain build replays inputs given as files.
+        .executableTarget(name: "wirelat-fuzz", dependencies: ["WirelatCore"], path: "Sources/WirelatFuzz"),
+        .testTarget(name: "WirelatCoreTests", dependencies: ["WirelatCore"], exclude: ["Fixtures"]),
         .testTarget(name: "WirelatIOTests", dependencies: ["WirelatIO", "WirelatKit", "WirelatCore"]),
         .testTarget(name: "EndToEndTests", dependencies: ["WirelatCore"]),
     ]

@@ -1,0 +1,131 @@
+@preconcurrency import Glibc
+import WirelatCore
+import WirelatIO
+
+/// Where packets come from and what happens to each.
+public struct CaptureConfiguration {
+    public enum Source { case interface(String), file(String) }
+
+    public var source: Source
+    public var filter: String?
+    public var writePath: String?
+    public var count: Int?
+    public var snapshotLength: Int32 = 262_144
+    public var bufferBytes: Int32 = 8 << 20
+    public var dropToUser: String?
+    /// Called with each packet, in order.
+    public var onPacket: (borrowing CapturedPacket) -> Void = { _ in }
+
+    public init(source: Source) {
+        self.source = source
+    }
+}
+
+/// What a capture saw: counts, and libpcap's kernel counters for live captures.
+public struct CaptureOutcome {
+    public var packets = 0
+    public var kernelReceived: UInt32?
+    public var kernelDropped: UInt32?
+    public var interfaceDropped: UInt32?
+    /// Set when reading stopped on an error (a truncated file, say) after `packets` packets.
+    public var error: PcapError?
+    public var interrupted = false
+    public var linkType = LinkType(rawValue: 0)
+}
+
+/// Runs one capture, offline or live, until the file ends, `count` packets,
+/// or SIGINT/SIGTERM.
+public final class CaptureSession {
+    public let configuration: CaptureConfiguration
+    private let handle: PcapHandle
+    private var dumper: PcapDumper?
+    private var outcome = CaptureOutcome()
+
+    /// Opens the handle, installs the filter and opens the output file.
+    public init(_ configuration: CaptureConfiguration) throws(PcapError) {
+        self.configuration = configuration
+        switch configuration.source {
+        case .file(let path):
+            handle = try PcapHandle.openOffline(path)
+        case .interface(let name):
+            handle = try PcapHandle.openLive(name, snapshotLength: configuration.snapshotLength, bufferBytes: configuration.bufferBytes)
+        }
+        if let filter = configuration.filter, !filter.isEmpty {
+            try handle.setFilter(filter)
+        }
+        if let path = configuration.writePath {
+            dumper = try handle.openDumper(path)
+        }
+        outcome.linkType = handle.linkType
+        if let user = configuration.dropToUser {
+            do {
+                try dropPrivileges(to: user)
+            } catch {
+                throw PcapError(.permission, "cannot become \(user): \(error)")
+            }
+        }
+    }
+
+    public var linkType: LinkType { handle.linkType }
+
+    public func run() -> CaptureOutcome {
+        if handle.isLive { runLive() } else { runOffline() }
+        dumper?.flush()
+        return outcome
+    }
+
+    private var remaining: Int32 {
+        guard let count = configuration.count else { return -1 }
+        return Int32(clamping: max(0, count - outcome.packets))
+    }
+
+    private func handle(_ packet: borrowing CapturedPacket) {
+        outcome.packets += 1
+        dumper?.write(packet)
+        configuration.onPacket(packet)
+    }
+
+    private func runOffline() {
+        do {
+            while remaining != 0 {
+                let n = try handle.dispatch(limit: configuration.count == nil ? -1 : remaining) { self.handle($0) }
+                if n == 0 { break }
+            }
+        } catch {
+            outcome.error = error
+        }
+    }
+
+    private func runLive() {
+        let loop: EventLoop
+        let fd: CInt
+        do {
+            loop = try EventLoop()
+            fd = try handle.selectableDescriptor()
+            try loop.onInterrupt { [weak self] _ in
+                self?.outcome.interrupted = true
+                loop.stop()
+            }
+            try loop.register(fd, interest: .readable) { [unowned self] _ in
+                do {
+                    _ = try self.handle.dispatch(limit: self.configuration.count == nil ? -1 : self.remaining) { self.handle($0) }
+                } catch {
+                    self.outcome.error = (error as? PcapError) ?? PcapError(.other, "\(error)")
+                    loop.stop()
+                }
+                if self.remaining == 0 { loop.stop() }
+            }
+            try loop.run()
+            loop.deregister(fd)
+        } catch let e as PcapError {
+            outcome.error = e
+        } catch {
+            outcome.error = PcapError(.other, "\(error)")
+        }
+        if let s = handle.statistics() {
+            outcome.kernelReceived = s.received
+            outcome.kernelDropped = s.dropped
+            outcome.interfaceDropped = s.interfaceDropped
+        }
+    }
+}
