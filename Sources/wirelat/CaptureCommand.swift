@@ -1,0 +1,165 @@
+import ArgumentParser
+import WirelatCore
+import WirelatKit
+import WirelatIO
+
+struct CaptureCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "capture",
+        abstract: "Capture with libpcap, live or from a file: tcpdump-style lines and tcpstat-style statistics.",
+        discussion: """
+        With neither --stats nor -w, packets are printed as `tcpdump -n` prints them.
+        Examples:
+          wirelat capture -i eth0 port 1521 --ttt
+          wirelat capture -r trace.pcap --stats 1s -o "%R %n %a %d %b\\n"
+          wirelat capture -i any -w trace.pcap -c 10000 tcp
+        """
+    )
+
+    @Option(name: .customShort("i"), help: "Capture live on this interface (`any` for all).")
+    var interface: String?
+
+    @Option(name: .customShort("r"), help: "Read packets from this pcap or pcapng file.")
+    var read: String?
+
+    @Option(name: .customShort("w"), help: "Write the packets to this pcap file (nanosecond timestamps).")
+    var write: String?
+
+    @Option(name: .customShort("c"), help: "Stop after this many packets.")
+    var count: Int?
+
+    @Option(name: .customShort("s"), help: "Snapshot length: bytes kept of each packet (live).")
+    var snaplen: Int32 = 262_144
+
+    @Option(name: .customShort("B"), help: "Kernel capture buffer in KiB (live).")
+    var bufferKiB: Int32 = 8192
+
+    @Option(name: .customShort("Z"), help: "Drop root for this user once the capture is open, as tcpdump -Z.")
+    var user: String?
+
+    @Flag(help: "Print one line per packet, as tcpdump -n (the default without --stats or -w).")
+    var print = false
+
+    @Flag(name: .customShort("t"), help: "Print no timestamp.")
+    var noTimestamp = false
+
+    @Flag(name: .customLong("tt"), help: "Timestamps as seconds since the epoch.")
+    var epoch = false
+
+    @Flag(name: .customLong("ttt"), help: "Timestamps as the delta to the previous packet.")
+    var delta = false
+
+    @Flag(name: .customLong("tttt"), help: "Timestamps as date and time of day.")
+    var dateTime = false
+
+    @Flag(name: .customLong("ttttt"), help: "Timestamps as the delta to the first packet.")
+    var sinceFirst = false
+
+    @Flag(help: "Nanosecond timestamps.")
+    var nano = false
+
+    @Option(help: "tcpstat-style statistics every INTERVAL (e.g. 1s, 250ms).")
+    var stats: String?
+
+    @Option(name: .customShort("o"), help: "tcpstat's output format for --stats (e.g. \"%R %n %p %a %d %b\\n\").")
+    var format: String?
+
+    @Argument(help: "A BPF filter expression, as for tcpdump (e.g. port 1521 and host 10.0.0.2).")
+    var filter: [String] = []
+
+    func validate() throws {
+        if (interface == nil) == (read == nil) { throw ValidationError("give exactly one of -i IFACE or -r FILE") }
+        if let c = count, c < 1 { throw ValidationError("-c must be at least 1") }
+        let styles = [noTimestamp, epoch, delta, dateTime, sinceFirst].filter { $0 }.count
+        if styles > 1 { throw ValidationError("give at most one of -t, --tt, --ttt, --tttt, --ttttt") }
+        if format != nil && stats == nil { throw ValidationError("-o goes with --stats INTERVAL") }
+        if let stats { _ = try durationOption(stats, "--stats", bareUnit: .seconds) }
+        if snaplen < 1 { throw ValidationError("-s must be at least 1") }
+        if bufferKiB < 1 || bufferKiB > 2_000_000 { throw ValidationError("-B must be between 1 and 2000000 KiB") }
+    }
+
+    var timestampStyle: TcpdumpTimestampStyle {
+        if noTimestamp { return .none }
+        if epoch { return .epoch }
+        if delta { return .sincePrevious }
+        if dateTime { return .dateAndTime }
+        if sinceFirst { return .sinceFirst }
+        return .timeOfDay
+    }
+
+    func run() throws {
+        ignoreSIGPIPE()
+        var config = CaptureConfiguration(source: interface.map { .interface($0) } ?? .file(read ?? ""))
+        config.filter = filter.isEmpty ? nil : filter.joined(separator: " ")
+        config.writePath = write
+        config.count = count
+        config.snapshotLength = snaplen
+        config.bufferBytes = bufferKiB * 1024
+        config.dropToUser = user
+
+        let printing = print || (stats == nil && write == nil)
+        var output: [UInt8] = []
+        output.reserveCapacity(1 << 17)
+        var readerGone = false
+        var printer = TcpdumpPrinter(options: TcpdumpOptions(
+            timestampStyle: timestampStyle, precision: nano ? .nanoseconds : .microseconds,
+            utcOffset: { localUTCOffset(at: $0) }, interfaceName: { interfaceName(index: $0) }))
+        var tcpstat: TcpStatAccumulator?
+        var classifier = TcpStatClassifier()
+        if let stats {
+            let interval = try durationOption(stats, "--stats", bareUnit: .seconds)
+            guard interval > 0 else { throw ValidationError("--stats must be more than 0") }
+            do {
+                tcpstat = TcpStatAccumulator(intervalNanoseconds: Int64(interval), format: try TcpStatFormat(format ?? TcpStatFormat.defaultSource))
+            } catch {
+                throw ValidationError("-o: \(error)")
+            }
+        }
+        func flush() {
+            guard !output.isEmpty, !readerGone else { output.removeAll(keepingCapacity: true); return }
+            readerGone = !output.withUnsafeBytes { writeStandardOutput($0) }
+            output.removeAll(keepingCapacity: true)
+        }
+        let live = interface != nil
+        config.onPacket = { packet in
+            if printing { printer.print(packet, into: &output) }
+            if tcpstat != nil {
+                tcpstat!.add(classifier.classify(packet)) { line in output.append(contentsOf: line.utf8) }
+            }
+            if output.count >= 1 << 16 || live { flush() }
+        }
+
+        let session: CaptureSession
+        do {
+            session = try CaptureSession(config)
+        } catch {
+            complain(error.message)
+            throw exitCode(for: error)
+        }
+        if live {
+            complain("listening on \(interface ?? ""), link-type \(session.linkType), snapshot length \(snaplen) bytes")
+        }
+        let outcome = session.run()
+        tcpstat?.finish { line in output.append(contentsOf: line.utf8) }
+        flush()
+        if live {
+            complain("\(outcome.packets) packets captured")
+            if let r = outcome.kernelReceived { complain("\(r) packets received by filter") }
+            if let d = outcome.kernelDropped { complain("\(d) packets dropped by kernel") }
+            if let d = outcome.interfaceDropped, d > 0 { complain("\(d) packets dropped by interface") }
+        }
+        if let error = outcome.error {
+            complain("\(error.message) (after \(outcome.packets) packets)")
+            throw exitCode(for: error)
+        }
+    }
+
+    private func exitCode(for error: PcapError) -> ExitCode {
+        switch error.kind {
+        case .badFile: return ExitCode(2)
+        case .permission: return ExitCode(3)
+        case .filter, .device: return ExitCode(64)
+        case .other: return ExitCode(1)
+        }
+    }
+}
