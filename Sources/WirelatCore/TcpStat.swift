@@ -433,7 +433,11 @@ public struct TcpStatAccumulator: Sendable {
     private var counts = Counts()
     private var intervalBegin: Double = 0
     private var firstPacket: Double = 0
-    private var lastPacket: Double = 0
+    /// tcpstat's `ts_now`, which it never initialises: with no packet read it
+    /// holds a tiny positive leftover, so an empty capture in whole-capture mode
+    /// divides by a near-zero span and prints zero rates. The smallest positive
+    /// double reproduces that output.
+    private var lastPacket: Double = .leastNonzeroMagnitude
     private var load: Double = -1
     private var peakBitsPerSecond: Double = 0
     /// `1 − exp(−interval/60)`, the load's smoothing factor per interval.
@@ -513,6 +517,23 @@ public struct TcpStatAccumulator: Sendable {
     public mutating func finish(emit: (String) -> Void) {
         let span = intervalSeconds <= 0.0 ? lastPacket - firstPacket : intervalSeconds
         closeInterval(elapsed: span, upTo: lastPacket, emit: emit)
+    }
+
+    /// Feeds every packet of a capture file through `classifier` and then
+    /// finishes, as `tcpstat -r FILE` does. When the file turns out unreadable
+    /// part way, tcpstat still prints the interval it was counting: so does this,
+    /// before it rethrows the error.
+    public mutating func consume(_ reader: inout PcapFileReader, classifier: inout TcpStatClassifier,
+                                 emit: (String) -> Void) throws(PcapFileError) {
+        do {
+            while let packet = try reader.next() {
+                add(classifier.classify(packet), emit: emit)
+            }
+        } catch {
+            finish(emit: emit)
+            throw error
+        }
+        finish(emit: emit)
     }
 
     /// `do_the_printing()`.

@@ -15,6 +15,8 @@ public struct CaptureConfiguration {
     public var dropToUser: String?
     /// Called with each packet, in order.
     public var onPacket: (borrowing CapturedPacket) -> Void = { _ in }
+    /// Called after each batch of live packets (a good time to flush output).
+    public var onBatch: () -> Void = {}
 
     public init(source: Source) {
         self.source = source
@@ -113,6 +115,7 @@ public final class CaptureSession {
                     self.outcome.error = (error as? PcapError) ?? PcapError(.other, "\(error)")
                     loop.stop()
                 }
+                self.configuration.onBatch()
                 if self.remaining == 0 { loop.stop() }
             }
             try loop.run()

@@ -126,8 +126,9 @@ struct CaptureCommand: ParsableCommand {
             if tcpstat != nil {
                 tcpstat!.add(classifier.classify(packet)) { line in output.append(contentsOf: line.utf8) }
             }
-            if output.count >= 1 << 16 || live { flush() }
+            if output.count >= 1 << 16 { flush() }
         }
+        config.onBatch = { flush() }
 
         let session: CaptureSession
         do {

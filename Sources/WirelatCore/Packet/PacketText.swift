@@ -17,23 +17,20 @@ extension Array where Element == UInt8 {
 
     /// `%0Nu`: at least `minimumDigits` digits, zero-padded.
     mutating func appendDecimal(_ value: UInt64, minimumDigits: Int) {
-        var digits = 1
-        var probe = value
-        while probe >= 10 {
-            probe /= 10
-            digits += 1
-        }
-        let width = Swift.max(digits, minimumDigits)
-        let start = count
-        append(contentsOf: repeatElement(UInt8(ascii: "0"), count: width))
-        withUnsafeMutableBufferPointer { buffer in
+        // Digits are written backwards into a stack buffer prefilled with "0"s,
+        // then appended at once: no per-digit growth of the array.
+        let zeros: UInt64 = 0x3030_3030_3030_3030
+        var scratch = (zeros, zeros, zeros)
+        Swift.withUnsafeMutableBytes(of: &scratch) { buffer in
+            var i = buffer.count
             var v = value
-            var i = start + width - 1
-            for _ in 0..<digits {
-                buffer[i] = UInt8(truncatingIfNeeded: 48 + v % 10)
-                v /= 10
+            repeat {
                 i -= 1
-            }
+                buffer[i] = UInt8(truncatingIfNeeded: 48 &+ v % 10)
+                v /= 10
+            } while v != 0
+            let start = Swift.max(0, Swift.min(i, buffer.count - minimumDigits))
+            append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[start...]))
         }
     }
 
@@ -49,24 +46,19 @@ extension Array where Element == UInt8 {
 
     /// `%x` (lower case) with at least `minimumDigits` digits (`%02x`, `%04x`, `%08x`).
     mutating func appendHex(_ value: UInt64, minimumDigits: Int = 1) {
-        var digits = 1
-        var probe = value >> 4
-        while probe != 0 {
-            probe >>= 4
-            digits += 1
-        }
-        let width = Swift.max(digits, minimumDigits)
-        let start = count
-        append(contentsOf: repeatElement(UInt8(ascii: "0"), count: width))
-        withUnsafeMutableBufferPointer { buffer in
+        let zeros: UInt64 = 0x3030_3030_3030_3030
+        var scratch = (zeros, zeros, zeros)
+        Swift.withUnsafeMutableBytes(of: &scratch) { buffer in
+            var i = buffer.count
             var v = value
-            var i = start + width - 1
-            for _ in 0..<digits {
-                let nibble = UInt8(truncatingIfNeeded: v & 0xF)
-                buffer[i] = nibble < 10 ? 48 + nibble : 87 + nibble
-                v >>= 4
+            repeat {
                 i -= 1
-            }
+                let nibble = UInt8(truncatingIfNeeded: v & 0xF)
+                buffer[i] = nibble < 10 ? 48 &+ nibble : 87 &+ nibble
+                v >>= 4
+            } while v != 0
+            let start = Swift.max(0, Swift.min(i, buffer.count - minimumDigits))
+            append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[start...]))
         }
     }
 
