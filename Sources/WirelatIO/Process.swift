@@ -65,3 +65,28 @@ extension Substring {
         return String(s)
     }
 }
+
+/// Opens (creates or truncates) a file for writing; -1 on failure.
+public func openForWriting(_ path: String) -> CInt {
+    Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+}
+
+/// Writes all of `bytes` to `fd` and empties it.
+public func writeAll(_ fd: CInt, _ bytes: inout [UInt8]) {
+    var done = 0
+    bytes.withUnsafeBytes { b in
+        while done < b.count {
+            let n = Glibc.write(fd, b.baseAddress! + done, b.count - done)
+            if n < 0 {
+                if Glibc.errno == EINTR { continue }
+                return
+            }
+            done += n
+        }
+    }
+    bytes.removeAll(keepingCapacity: true)
+}
+
+public func closeDescriptor(_ fd: CInt) {
+    _ = Glibc.close(fd)
+}

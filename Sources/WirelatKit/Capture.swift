@@ -17,6 +17,9 @@ public struct CaptureConfiguration {
     public var onPacket: (borrowing CapturedPacket) -> Void = { _ in }
     /// Called after each batch of live packets (a good time to flush output).
     public var onBatch: () -> Void = {}
+    /// Live captures: called every `tickNanoseconds` of wall-clock time.
+    public var tickNanoseconds: UInt64?
+    public var onTick: () -> Void = {}
 
     public init(source: Source) {
         self.source = source
@@ -87,6 +90,14 @@ public final class CaptureSession {
         configuration.onPacket(packet)
     }
 
+    private func scheduleTick(_ loop: EventLoop, at deadline: UInt64, every tick: UInt64) {
+        loop.schedule(at: deadline) { [weak self] in
+            guard let self else { return }
+            self.configuration.onTick()
+            self.scheduleTick(loop, at: deadline &+ tick, every: tick)
+        }
+    }
+
     private func runOffline() {
         do {
             while remaining != 0 {
@@ -117,6 +128,9 @@ public final class CaptureSession {
                 }
                 self.configuration.onBatch()
                 if self.remaining == 0 { loop.stop() }
+            }
+            if let tick = configuration.tickNanoseconds {
+                scheduleTick(loop, at: monotonicNanoseconds() &+ tick, every: tick)
             }
             try loop.run()
             loop.deregister(fd)

@@ -64,6 +64,24 @@ struct CaptureCommand: ParsableCommand {
     @Option(name: .customShort("o"), help: "tcpstat's output format for --stats (e.g. \"%R %n %p %a %d %b\\n\").")
     var format: String?
 
+    @Flag(help: "Report the round trips seen on the wire: SYN→SYN-ACK, request→response, data→ACK, TSval→TSecr, ICMP echo.")
+    var rtt = false
+
+    @Option(help: "With --rtt: write every RTT sample to FILE as a JSON line.")
+    var samples: String?
+
+    @Option(help: "With --rtt: write the report as JSON to FILE (- for standard output).")
+    var json: String?
+
+    @Option(help: "With --rtt on a live capture: print a line of statistics this often.")
+    var interval = "1s"
+
+    @Option(name: .customLong("max-flows"), help: "With --rtt: flows remembered at once; the least recently used are evicted and counted.")
+    var maxFlows = 100_000
+
+    @Option(name: .customLong("ack-rule"), help: "With --rtt: karn skips ACKs of retransmitted data (default); tshark copies tcp.analysis.ack_rtt exactly.")
+    var ackRule = "karn"
+
     @Argument(help: "A BPF filter expression, as for tcpdump (e.g. port 1521 and host 10.0.0.2).")
     var filter: [String] = []
 
@@ -73,6 +91,13 @@ struct CaptureCommand: ParsableCommand {
         let styles = [noTimestamp, epoch, delta, dateTime, sinceFirst].filter { $0 }.count
         if styles > 1 { throw ValidationError("give at most one of -t, --tt, --ttt, --tttt, --ttttt") }
         if format != nil && stats == nil { throw ValidationError("-o goes with --stats INTERVAL") }
+        if (samples != nil || json != nil) && !rtt { throw ValidationError("--samples and --json go with --rtt") }
+        if rtt {
+            guard maxFlows >= 16 && maxFlows <= 50_000_000 else { throw ValidationError("--max-flows must be between 16 and 50000000") }
+            guard RTTAckRule(rawValue: ackRule) != nil else { throw ValidationError("--ack-rule must be karn or tshark") }
+            let i = try durationOption(interval, "--interval", bareUnit: .seconds)
+            guard i >= 10_000_000 else { throw ValidationError("--interval must be at least 10ms") }
+        }
         if let stats { _ = try durationOption(stats, "--stats", bareUnit: .seconds) }
         if snaplen < 1 { throw ValidationError("-s must be at least 1") }
         if bufferKiB < 1 || bufferKiB > 2_000_000 { throw ValidationError("-B must be between 1 and 2000000 KiB") }
@@ -97,7 +122,7 @@ struct CaptureCommand: ParsableCommand {
         config.bufferBytes = bufferKiB * 1024
         config.dropToUser = user
 
-        let printing = print || (stats == nil && write == nil)
+        let printing = print || (stats == nil && write == nil && !rtt)
         var output: [UInt8] = []
         output.reserveCapacity(1 << 17)
         var readerGone = false
@@ -121,8 +146,49 @@ struct CaptureCommand: ParsableCommand {
             output.removeAll(keepingCapacity: true)
         }
         let live = interface != nil
+        var rttConfiguration = RTTConfiguration()
+        rttConfiguration.maximumFlows = maxFlows
+        rttConfiguration.ackRule = RTTAckRule(rawValue: ackRule) ?? .karn
+        var engine = RTTEngine(configuration: rttConfiguration)
+        var samplesOut: [UInt8] = []
+        var samplesFD: Int32 = -1
+        var intervalRecorders = [LatencyRecorder](repeating: LatencyRecorder(), count: RTTMethod.allCases.count)
+        if rtt {
+            if let path = samples {
+                samplesFD = openForWriting(path)
+                if samplesFD < 0 {
+                    complain("cannot write \(path)")
+                    throw ExitCode(2)
+                }
+            }
+            let wantsSamples = samplesFD >= 0
+            engine.onSample = { sample in
+                if live { intervalRecorders[RTTMethod.allCases.firstIndex(of: sample.method)!].record(UInt64(max(0, sample.rttNanoseconds))) }
+                if wantsSamples {
+                    samplesOut.append(contentsOf: sample.jsonLine.utf8)
+                    samplesOut.append(0x0A)
+                    if samplesOut.count >= 1 << 16 { writeAll(samplesFD, &samplesOut) }
+                }
+            }
+        }
+        if rtt && live {
+            config.tickNanoseconds = try durationOption(interval, "--interval", bareUnit: .seconds)
+            config.onTick = {
+                var line = localTimeOfDay()
+                for (i, method) in RTTMethod.allCases.enumerated() where intervalRecorders[i].count > 0 {
+                    let s = intervalRecorders[i].summary()
+                    line += "  \(method.rawValue) n=\(s.count) p50=\(formatMilliseconds(Double(s.p50))) p99=\(formatMilliseconds(Double(s.p99))) ms"
+                    intervalRecorders[i].reset()
+                }
+                if line.count == 10 { line += "  no round trips" }
+                output.append(contentsOf: (line + "\n").utf8)
+                engine.expireIdleFlows(now: realtimeNanoseconds())
+                flush()
+            }
+        }
         config.onPacket = { packet in
             if printing { printer.print(packet, into: &output) }
+            if rtt { engine.process(packet) }
             if tcpstat != nil {
                 tcpstat!.add(classifier.classify(packet)) { line in output.append(contentsOf: line.utf8) }
             }
@@ -143,6 +209,20 @@ struct CaptureCommand: ParsableCommand {
         let outcome = session.run()
         tcpstat?.finish { line in output.append(contentsOf: line.utf8) }
         flush()
+        if rtt {
+            if samplesFD >= 0 {
+                writeAll(samplesFD, &samplesOut)
+                closeDescriptor(samplesFD)
+            }
+            var target = interface.map { "interface \($0)" } ?? (read ?? "")
+            if !filter.isEmpty { target += " (\(filter.joined(separator: " ")))" }
+            let report = engine.report(target: target)
+            if json != "-" {
+                output.append(contentsOf: RTTTextReport.render(report).utf8)
+                flush()
+            }
+            if let json { try writeJSON(report, to: json) }
+        }
         if live {
             complain("\(outcome.packets) packets captured")
             if let r = outcome.kernelReceived { complain("\(r) packets received by filter") }
