@@ -1,19 +1,18 @@
 @preconcurrency import Glibc
 
-/// Writes bytes to standard output with `write`, whole, retrying EINTR.
-/// Returns false once the reader has gone (EPIPE), so a pipe into `head` ends quietly.
-@discardableResult
-public func writeStandardOutput(_ bytes: UnsafeRawBufferPointer) -> Bool {
+/// Writes all of `bytes` to a blocking descriptor. The corresponding C function is `write`.
+public func writeFully(_ fd: CInt, _ bytes: UnsafeRawBufferPointer) throws(SystemError) {
     var done = 0
     while done < bytes.count {
-        let n = Glibc.write(1, bytes.baseAddress! + done, bytes.count - done)
-        if n < 0 {
-            if Glibc.errno == EINTR { continue }
-            return false
-        }
-        done += n
+        done += try retrying("write") { Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done) }
     }
-    return true
+}
+
+/// Writes bytes to standard output, whole. Returns false once the reader has
+/// gone (EPIPE), so a pipe into `head` ends quietly.
+@discardableResult
+public func writeStandardOutput(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    (try? writeFully(1, bytes)) != nil
 }
 
 /// Seconds east of UTC for the local zone at `secondsSinceEpoch` (tm_gmtoff).
@@ -71,20 +70,12 @@ public func openForWriting(_ path: String) -> CInt {
     Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
 }
 
-/// Writes all of `bytes` to `fd` and empties it.
-public func writeAll(_ fd: CInt, _ bytes: inout [UInt8]) {
-    var done = 0
-    bytes.withUnsafeBytes { b in
-        while done < b.count {
-            let n = Glibc.write(fd, b.baseAddress! + done, b.count - done)
-            if n < 0 {
-                if Glibc.errno == EINTR { continue }
-                return
-            }
-            done += n
-        }
-    }
+/// Writes all of `bytes` to `fd` and empties it; false if the write failed.
+@discardableResult
+public func writeAll(_ fd: CInt, _ bytes: inout [UInt8]) -> Bool {
+    let ok = bytes.withUnsafeBytes { (try? writeFully(fd, $0)) != nil }
     bytes.removeAll(keepingCapacity: true)
+    return ok
 }
 
 public func closeDescriptor(_ fd: CInt) {

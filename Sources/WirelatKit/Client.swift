@@ -196,16 +196,7 @@ public final class Client {
             }
         }
         if c.sendOffset < c.sendLength && c.sendLength > 0 {
-            do {
-                if try !c.writeRequest() {
-                    watch(c, write: true)
-                    return
-                }
-            } catch {
-                lost(c, error)
-                return
-            }
-            requestWritten(c)
+            guard flushRequest(c) else { return }
         }
         if settings.mode == .async && phase == .running && c.state == .streaming {
             pumpAsync(c)
@@ -232,16 +223,23 @@ public final class Client {
         c.state = .awaitingReply
         c.sendStart = monotonicNanoseconds()
         if c.intendedStart == 0 { c.intendedStart = c.sendStart }
+        _ = flushRequest(c)
+    }
+
+    /// Writes the rest of the request under way; true once all of it has gone,
+    /// false when the socket would block (writability is then watched) or failed.
+    private func flushRequest(_ c: ClientConnection) -> Bool {
         do {
             if try !c.writeRequest() {
                 watch(c, write: true)
-                return
+                return false
             }
         } catch {
             lost(c, error)
-            return
+            return false
         }
         requestWritten(c)
+        return true
     }
 
     private func requestWritten(_ c: ClientConnection) {
@@ -269,16 +267,7 @@ public final class Client {
             let every = settings.asyncAckEvery
             c.prepareRequest(ackRequested: (c.sequence &+ 1) % every == 0)
             c.sendStart = monotonicNanoseconds()
-            do {
-                if try !c.writeRequest() {
-                    watch(c, write: true)
-                    return
-                }
-            } catch {
-                lost(c, error)
-                return
-            }
-            requestWritten(c)
+            guard flushRequest(c) else { return }
         }
         watch(c, write: true)
     }

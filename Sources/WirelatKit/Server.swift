@@ -530,14 +530,10 @@ final class ServerConnection {
 
 /// Writes all of `chunk` to a file; returns an error line or nil.
 func writeAll(_ fd: CInt, _ chunk: UnsafeRawBufferPointer) -> String? {
-    var done = 0
-    while done < chunk.count {
-        let n = Glibc.write(fd, chunk.baseAddress! + done, chunk.count - done)
-        if n < 0 {
-            if Glibc.errno == EINTR { continue }
-            return "write to disk: \(SystemError(call: "write", errno: Glibc.errno))"
-        }
-        done += n
+    do {
+        try writeFully(fd, chunk)
+        return nil
+    } catch {
+        return "write to disk: \(error)"
     }
-    return nil
 }
