@@ -357,7 +357,13 @@ private struct StickyBytes: Sendable {
 
     @inline(__always)
     mutating func store(_ data: UnsafeRawBufferPointer) {
-        let n = min(data.count, 24)
+        if data.count >= 24 {
+            lanes = (UInt64(littleEndian: data.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
+                     UInt64(littleEndian: data.loadUnaligned(fromByteOffset: 8, as: UInt64.self)),
+                     UInt64(littleEndian: data.loadUnaligned(fromByteOffset: 16, as: UInt64.self)))
+            return
+        }
+        let n = data.count
         var i = 0
         while i < n {
             set(i, data[i])
