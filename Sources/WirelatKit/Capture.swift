@@ -94,7 +94,11 @@ public final class CaptureSession {
         loop.schedule(at: deadline) { [weak self] in
             guard let self else { return }
             self.configuration.onTick()
-            self.scheduleTick(loop, at: deadline &+ tick, every: tick)
+            // After a stall, skip the ticks already missed rather than replay them.
+            var next = deadline &+ tick
+            let now = monotonicNanoseconds()
+            if next <= now { next = now &+ tick - (now &- deadline) % tick }
+            self.scheduleTick(loop, at: next, every: tick)
         }
     }
 
@@ -121,7 +125,10 @@ public final class CaptureSession {
             }
             try loop.register(fd, interest: .readable) { [unowned self] _ in
                 do {
-                    _ = try self.handle.dispatch(limit: self.configuration.count == nil ? -1 : self.remaining) { self.handle($0) }
+                    // A bounded batch: while the capture is behind, the ring never
+                    // empties, and signals and timers must still get their turn.
+                    let batch: Int32 = self.configuration.count == nil ? 4096 : min(4096, self.remaining)
+                    _ = try self.handle.dispatch(limit: batch) { self.handle($0) }
                 } catch {
                     self.outcome.error = (error as? PcapError) ?? PcapError(.other, "\(error)")
                     loop.stop()
