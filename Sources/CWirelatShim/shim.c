@@ -131,3 +131,124 @@ ssize_t wl_recvmsg(int fd, void *buf, size_t len, void *control, size_t *control
     if (n >= 0) *control_len = msg.msg_controllen;
     return n;
 }
+
+/* ---- wirelat lab: network namespaces, TUN devices, timer slack ---- */
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <net/if.h>
+#include <linux/if_tun.h>
+
+int wl_setns_net(int fd) { return setns(fd, CLONE_NEWNET); }
+
+int wl_tun_attach(int fd, const char *name, char *actual, size_t actual_len) {
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+    strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+    int r = ioctl(fd, TUNSETIFF, &ifr);
+    if (r == 0 && actual != NULL && actual_len > 0) {
+        strncpy(actual, ifr.ifr_name, actual_len - 1);
+        actual[actual_len - 1] = 0;
+    }
+    return r;
+}
+
+int wl_set_timerslack_ns(unsigned long ns) { return prctl(PR_SET_TIMERSLACK, ns, 0, 0, 0); }
+
+/* ---- wirelat probe / compare: raw and ping sockets ---- */
+#include <netinet/icmp6.h>
+#include <poll.h>
+
+/* ICMP_FILTER and its struct from <linux/icmp.h>, which is not included because it
+   pulls in <linux/if.h>, which clashes with <net/if.h> above. raw(7). */
+#define WL_ICMP_FILTER 1
+struct wl_icmp_filter { uint32_t data; };
+
+int wl_probe_socket(int family, int raw, int protocol) {
+    return socket(family, (raw ? SOCK_RAW : SOCK_DGRAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+}
+
+ssize_t wl_probe_recvmsg(int fd, void *buf, size_t len, void *from, uint32_t *from_len, int flags, wl_probe_meta *meta) {
+    char control[512];
+    struct iovec iov = { buf, len };
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_name = from;
+    msg.msg_namelen = from != NULL ? *from_len : 0;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    memset(meta, 0, sizeof *meta);
+    meta->hop_limit = -1;
+    ssize_t n = recvmsg(fd, &msg, flags);
+    if (n < 0) return n;
+    if (from != NULL) *from_len = msg.msg_namelen;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPING) {
+            struct scm_timestamping ts;
+            memcpy(&ts, CMSG_DATA(c), sizeof ts);
+            meta->software_ns = (int64_t)ts.ts[0].tv_sec * 1000000000 + ts.ts[0].tv_nsec;
+        } else if ((c->cmsg_level == SOL_IP && c->cmsg_type == IP_TTL)
+                || (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_HOPLIMIT)) {
+            int value;
+            memcpy(&value, CMSG_DATA(c), sizeof value);
+            meta->hop_limit = value;
+        } else if ((c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR)
+                || (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR)) {
+            struct sock_extended_err ee;
+            memcpy(&ee, CMSG_DATA(c), sizeof ee);
+            if (ee.ee_origin == SO_EE_ORIGIN_TIMESTAMPING) {
+                meta->tx_id = ee.ee_data;
+                meta->has_tx_id = 1;
+            }
+        }
+    }
+    return n;
+}
+
+int wl_probe_request_hop_limit(int fd, int family) {
+    int on = 1;
+    if (family == AF_INET6) return setsockopt(fd, SOL_IPV6, IPV6_RECVHOPLIMIT, &on, sizeof on);
+    return setsockopt(fd, SOL_IP, IP_RECVTTL, &on, sizeof on);
+}
+
+int wl_probe_filter_echo_replies(int fd, int family) {
+    if (family == AF_INET6) {
+        struct icmp6_filter filter;
+        ICMP6_FILTER_SETBLOCKALL(&filter);
+        ICMP6_FILTER_SETPASS(ICMP6_ECHO_REPLY, &filter);
+        return setsockopt(fd, IPPROTO_ICMPV6, ICMP6_FILTER, &filter, sizeof filter);
+    }
+    struct wl_icmp_filter filter;
+    filter.data = ~(1U << 0); /* pass type 0, echo reply (RFC 792) */
+    return setsockopt(fd, SOL_RAW, WL_ICMP_FILTER, &filter, sizeof filter);
+}
+
+int wl_probe_wait(int fd, short events, int stop_fd, int64_t timeout_ns) {
+    struct pollfd fds[2];
+    fds[0].fd = fd;
+    fds[0].events = events;
+    fds[0].revents = 0;
+    fds[1].fd = stop_fd;
+    fds[1].events = POLLIN;
+    fds[1].revents = 0;
+    nfds_t count = stop_fd >= 0 ? 2 : 1;
+    if (timeout_ns < 0) timeout_ns = 0;
+    struct timespec ts = { timeout_ns / 1000000000, timeout_ns % 1000000000 };
+    int n = ppoll(fds, count, &ts, NULL);
+    if (n < 0) return -1;
+    if (n == 0) return 0;
+    if (count == 2 && (fds[1].revents & POLLIN)) return 2;
+    return 1;
+}
+
+int wl_probe_tcp_rtt_us(int fd, uint32_t *rtt_us) {
+    struct tcp_info info;
+    socklen_t len = sizeof info;
+    memset(&info, 0, sizeof info);
+    int r = getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len);
+    if (r == 0) *rtt_us = info.tcpi_rtt;
+    return r;
+}

@@ -66,4 +66,56 @@ void wl_parse_timestamps(const void *control, size_t control_len, wl_timestamps 
 /* recvmsg with one iovec and a control buffer; returns bytes or -1. Sets *control_len. */
 ssize_t wl_recvmsg(int fd, void *buf, size_t len, void *control, size_t *control_len, int flags);
 
+/* ---- wirelat lab: network namespaces, TUN devices, timer slack ----
+   setns(2), CLONE_NEWNET and prctl(2) need _GNU_SOURCE or are variadic, and
+   TUNSETIFF is an ioctl(2) on /dev/net/tun (Documentation/networking/tuntap.rst). */
+
+/* setns(fd, CLONE_NEWNET) for the calling thread; -1 and errno on failure. */
+int wl_setns_net(int fd);
+/* TUNSETIFF with IFF_TUN | IFF_NO_PI on an open /dev/net/tun descriptor, creating
+   (or attaching to) the device `name` in the network namespace the descriptor was
+   opened in. Writes the kernel's name for it into `actual` (IFNAMSIZ bytes). */
+int wl_tun_attach(int fd, const char *name, char *actual, size_t actual_len);
+/* prctl(PR_SET_TIMERSLACK, ns) for the calling thread. */
+int wl_set_timerslack_ns(unsigned long ns);
+/* IFNAMSIZ, including the terminating NUL. */
+static const int WL_IFNAMSIZ = 16;
+
+/* ---- wirelat probe / compare: raw and ping sockets ----
+   recvmsg(2) with the source address and the control messages a probe needs:
+   SO_TIMESTAMPING (Documentation/networking/timestamping.rst), IP_TTL /
+   IPV6_HOPLIMIT (ip(7), ipv6(7)) and the timestamping IP_RECVERR / IPV6_RECVERR;
+   ppoll(2) with a nanosecond timeout; ICMP_FILTER (raw(7)) and ICMP6_FILTER
+   (RFC 3542 §3.2). */
+#include <poll.h>
+
+/* socket(2) for a probe, non-blocking and close-on-exec: SOCK_RAW when `raw` is
+   non-zero, SOCK_DGRAM otherwise (a ping socket with IPPROTO_ICMP/ICMPV6, or UDP).
+   In C because with Swift 6.3, naming SOCK_RAW or SOCK_DGRAM in a WirelatIO file
+   that also imports WirelatCore hides SOCK_STREAM from WirelatIO's other files. */
+int wl_probe_socket(int family, int raw, int protocol);
+
+/* What one recvmsg on a probe socket carried besides the bytes. */
+typedef struct {
+    int64_t software_ns;    /* SCM_TIMESTAMPING ts[0], CLOCK_REALTIME; 0 if absent */
+    int32_t hop_limit;      /* IP_TTL or IPV6_HOPLIMIT; -1 if absent */
+    int32_t has_tx_id;      /* 1 when a timestamping sock_extended_err came with it */
+    uint32_t tx_id;         /* its ee_data (the SOF_TIMESTAMPING_OPT_ID counter) */
+} wl_probe_meta;
+
+/* recvmsg with one iovec: the source address goes to `from` (*from_len in, out),
+   the control messages to `meta`. Returns bytes or -1 with errno. */
+ssize_t wl_probe_recvmsg(int fd, void *buf, size_t len, void *from, uint32_t *from_len, int flags, wl_probe_meta *meta);
+/* Asks for the TTL (AF_INET) or hop limit (AF_INET6) of each datagram as a control message. */
+int wl_probe_request_hop_limit(int fd, int family);
+/* Lets only ICMP echo replies through to a raw ICMP (AF_INET) or ICMPv6 (AF_INET6) socket. */
+int wl_probe_filter_echo_replies(int fd, int family);
+/* Waits until fd becomes ready for `events` (POLLIN / POLLOUT), or stop_fd (if >= 0)
+   becomes readable, or timeout_ns passes. Returns 1 ready, 2 stop, 0 timeout, -1 error. */
+int wl_probe_wait(int fd, short events, int stop_fd, int64_t timeout_ns);
+/* tcpi_rtt of TCP_INFO in microseconds: after a connect, the kernel's SYN→SYN-ACK sample. */
+int wl_probe_tcp_rtt_us(int fd, uint32_t *rtt_us);
+static const short WL_POLLIN = POLLIN;
+static const short WL_POLLOUT = POLLOUT;
+
 #endif

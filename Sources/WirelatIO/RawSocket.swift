@@ -1,0 +1,234 @@
+@preconcurrency import Glibc
+import CWirelatShim
+import WirelatCore
+
+/// A datagram socket for active probes: SOCK_RAW (TCP or ICMP, needs CAP_NET_RAW) or
+/// an ICMP "ping socket" (SOCK_DGRAM with IPPROTO_ICMP/ICMPV6, allowed by
+/// net.ipv4.ping_group_range), non-blocking and close-on-exec, with kernel software
+/// timestamps (SO_TIMESTAMPING) on what it sends and receives.
+///
+/// An IPv4 raw socket delivers the IP header with each datagram; IPv6 raw sockets and
+/// ping sockets start at the transport header (raw(7), ipv6(7), icmp(7)).
+public final class RawSocket {
+    public enum Kind: String, Sendable {
+        /// SOCK_RAW.
+        case raw
+        /// SOCK_DGRAM ICMP, as unprivileged ping uses.
+        case ping
+    }
+
+    public private(set) var rawValue: CInt
+    public let family: CInt
+    public let kind: Kind
+    public let protocolNumber: CInt
+    /// Whether SO_TIMESTAMPING was accepted: RX and TX software timestamps come with the data.
+    public private(set) var timestamps = false
+
+    /// Opens the socket. The corresponding C function is `socket`.
+    public init(family: CInt, kind: Kind, protocolNumber: CInt) throws(SystemError) {
+        rawValue = try retrying("socket") { wl_probe_socket(family, kind == .raw ? 1 : 0, protocolNumber) }
+        self.family = family
+        self.kind = kind
+        self.protocolNumber = protocolNumber
+    }
+
+    deinit { close() }
+
+    public func close() {
+        guard rawValue >= 0 else { return }
+        _ = Glibc.close(rawValue)
+        rawValue = -1
+    }
+
+    /// Whether received datagrams start with an IPv4 header.
+    public var includesIPv4Header: Bool { kind == .raw && family == AF_INET }
+
+    /// SO_TIMESTAMPING with software RX and TX stamps; false (and no timestamps) when refused.
+    @discardableResult
+    public func enableTimestamps() -> Bool {
+        var flags = CInt(bitPattern: WL_TSFLAGS_SOFTWARE)
+        let r = setsockopt(rawValue, SOL_SOCKET, WL_SO_TIMESTAMPING, &flags, socklen_t(MemoryLayout<CInt>.size))
+        timestamps = r == 0
+        return timestamps
+    }
+
+    /// Asks for each datagram's TTL or hop limit (IP_RECVTTL, IPV6_RECVHOPLIMIT).
+    public func requestHopLimit() throws(SystemError) {
+        _ = try retrying("setsockopt(IP_RECVTTL)") { wl_probe_request_hop_limit(rawValue, family) }
+    }
+
+    /// Lets only echo replies through (ICMP_FILTER, ICMP6_FILTER); raw ICMP sockets only.
+    public func filterEchoReplies() throws(SystemError) {
+        _ = try retrying("setsockopt(ICMP_FILTER)") { wl_probe_filter_echo_replies(rawValue, family) }
+    }
+
+    /// Binds to a local address, so the kernel uses it as the source. The corresponding C function is `bind`.
+    public func bind(to address: SocketAddress) throws(SystemError) {
+        _ = try retrying("bind") { address.withSockaddr { Glibc.bind(rawValue, $0, $1) } }
+    }
+
+    /// Sends one datagram. The corresponding C function is `sendto`.
+    public func send(_ bytes: [UInt8], to address: SocketAddress) throws(SystemError) {
+        _ = try retrying("sendto") {
+            bytes.withUnsafeBytes { b in
+                address.withSockaddr { Glibc.sendto(rawValue, b.baseAddress, b.count, 0, $0, $1) }
+            }
+        }
+    }
+
+    /// One received datagram's bytes and what came with them.
+    public struct Datagram {
+        public var count: Int
+        public var source: ProbeAddress?
+        /// RX software timestamp, ns since the epoch (CLOCK_REALTIME); 0 when absent.
+        public var receiveTimestamp: Int64
+        public var hopLimit: Int?
+    }
+
+    /// Receives one datagram into `buffer`. The corresponding C function is `recvmsg`.
+    public func receive(into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> IOResult<Datagram> {
+        var storage = sockaddr_storage()
+        var length = UInt32(MemoryLayout<sockaddr_storage>.size)
+        var meta = wl_probe_meta()
+        let result = try retryingNonBlocking("recvmsg") {
+            wl_probe_recvmsg(rawValue, buffer.baseAddress, buffer.count, &storage, &length, 0, &meta)
+        }
+        guard case .processed(let n) = result else { return .wouldBlock }
+        let from = SocketAddress(storage: storage, length: socklen_t(length)).probeAddress
+        return .processed(Datagram(count: n, source: from, receiveTimestamp: meta.software_ns,
+                                   hopLimit: meta.hop_limit >= 0 ? Int(meta.hop_limit) : nil))
+    }
+
+    /// Drains the error queue (MSG_ERRQUEUE) and returns the latest TX software
+    /// timestamp found there (ns since the epoch, CLOCK_REALTIME), or nil.
+    public func drainErrorQueue() -> Int64? {
+        var latest: Int64?
+        var scratch = [UInt8](repeating: 0, count: 256)
+        for _ in 0..<64 {
+            var meta = wl_probe_meta()
+            let n = scratch.withUnsafeMutableBytes { b in
+                wl_probe_recvmsg(rawValue, b.baseAddress, b.count, nil, nil, Int32(MSG_ERRQUEUE), &meta)
+            }
+            if n < 0 { break }
+            if meta.has_tx_id != 0 && meta.software_ns > 0 { latest = meta.software_ns }
+        }
+        return latest
+    }
+
+    /// Waits until a datagram (or an error-queue entry) is ready, `stopFD` fires, or
+    /// `timeoutNanoseconds` passes.
+    public func waitReadable(timeoutNanoseconds: UInt64, stopFD: CInt) -> ProbeWait {
+        probeWait(fd: rawValue, events: WL_POLLIN, stopFD: stopFD, timeoutNanoseconds: timeoutNanoseconds)
+    }
+}
+
+/// How a wait for a probe's socket ended.
+public enum ProbeWait: Sendable {
+    case ready
+    /// SIGINT or SIGTERM arrived (the stop descriptor became readable).
+    case stopped
+    case timedOut
+    case failed(SystemError)
+}
+
+/// Waits for `events` on `fd`, or for `stopFD` (when >= 0) to become readable, at most
+/// `timeoutNanoseconds`. The corresponding C function is `ppoll`.
+public func probeWait(fd: CInt, events: Int16, stopFD: CInt, timeoutNanoseconds: UInt64) -> ProbeWait {
+    while true {
+        let r = wl_probe_wait(fd, events, stopFD, Int64(clamping: timeoutNanoseconds))
+        switch r {
+        case 1: return .ready
+        case 2: return .stopped
+        case 0: return .timedOut
+        default:
+            let code = errno
+            if code == EINTR { continue }
+            return .failed(SystemError(call: "ppoll", errno: code))
+        }
+    }
+}
+
+/// Sleeps until the monotonic clock reaches `deadline`; returns false early when `stopFD` fires.
+public func probeSleep(until deadline: UInt64, stopFD: CInt) -> Bool {
+    while true {
+        let now = monotonicNanoseconds()
+        if now >= deadline { return true }
+        if stopFD >= 0 {
+            switch probeWait(fd: stopFD, events: WL_POLLIN, stopFD: -1, timeoutNanoseconds: deadline - now) {
+            case .ready, .stopped: return false
+            case .timedOut: return true
+            case .failed: break
+            }
+        } else {
+            var ts = timespec(tv_sec: Int((deadline - now) / 1_000_000_000), tv_nsec: Int((deadline - now) % 1_000_000_000))
+            _ = nanosleep(&ts, nil)
+        }
+    }
+}
+
+/// SIGINT and SIGTERM as a readable descriptor, for probes that wait with `ppoll`.
+public enum ProbeStopSignal {
+    /// Installs the handlers (once) and returns the descriptor, or -1 if that failed.
+    public static func descriptor() -> CInt { wl_stop_signal_fd() }
+    /// Whether a stop signal has arrived.
+    public static var received: Bool { wl_last_signal() != 0 }
+}
+
+public extension SocketAddress {
+    /// The address without the port, as the probe packet builders take it.
+    var probeAddress: ProbeAddress? {
+        var s = storage
+        return withUnsafeBytes(of: &s) { raw -> ProbeAddress? in
+            if family == AF_INET {
+                let offset = MemoryLayout<sockaddr_in>.offset(of: \sockaddr_in.sin_addr) ?? 4
+                return ProbeAddress(bytes: raw[offset..<offset + 4])
+            }
+            if family == AF_INET6 {
+                let offset = MemoryLayout<sockaddr_in6>.offset(of: \sockaddr_in6.sin6_addr) ?? 8
+                return ProbeAddress(bytes: raw[offset..<offset + 16])
+            }
+            return nil
+        }
+    }
+
+    /// The same address with another port.
+    func withPort(_ port: UInt16) -> SocketAddress {
+        var s = storage
+        withUnsafeMutableBytes(of: &s) { raw in
+            // sin_port and sin6_port sit at the same offset, right after the family.
+            raw.storeBytes(of: port.bigEndian, toByteOffset: 2, as: UInt16.self)
+        }
+        return SocketAddress(storage: s, length: length)
+    }
+
+    /// The local address the kernel would send from toward this one: a UDP socket is
+    /// connected (no packet leaves) and asked its name. The corresponding C functions
+    /// are `connect` and `getsockname`.
+    func sourceAddressToward() throws(SystemError) -> SocketAddress {
+        let fd = FileDescriptor(owning: try retrying("socket") { wl_probe_socket(family, 0, 0) })
+        let target = withPort(9)
+        _ = try retrying("connect") { target.withSockaddr { Glibc.connect(fd.rawValue, $0, $1) } }
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = try retrying("getsockname") {
+            withUnsafeMutablePointer(to: &storage) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd.rawValue, $0, &length) }
+            }
+        }
+        return SocketAddress(storage: storage, length: length).withPort(0)
+    }
+}
+
+public extension TCPSocket {
+    /// The kernel's handshake RTT sample after a connect: TCP_INFO's tcpi_rtt (µs), in ns.
+    func kernelRTTNanoseconds() -> UInt64? {
+        var us: UInt32 = 0
+        guard wl_probe_tcp_rtt_us(rawValue, &us) == 0, us > 0 else { return nil }
+        return UInt64(us) * 1000
+    }
+
+    /// Waits for readability (`writable` false) or writability, or `stopFD`, at most `timeoutNanoseconds`.
+    func wait(writable: Bool, timeoutNanoseconds: UInt64, stopFD: CInt) -> ProbeWait {
+        probeWait(fd: rawValue, events: writable ? WL_POLLOUT : WL_POLLIN, stopFD: stopFD, timeoutNanoseconds: timeoutNanoseconds)
+    }
+}

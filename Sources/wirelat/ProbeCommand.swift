@@ -1,0 +1,163 @@
+import ArgumentParser
+import Foundation
+import WirelatCore
+import WirelatKit
+import WirelatIO
+
+struct ProbeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "probe",
+        abstract: "Active probes: a raw SYN (hping3 -S), a TCP connect, or an ICMP echo (ping).",
+        subcommands: [SYNProbeCommand.self, ConnectProbeCommand.self, ICMPProbeCommand.self]
+    )
+}
+
+/// The options every probe takes.
+struct ProbeOptions: ParsableArguments {
+    @Option(help: "Probes to send.")
+    var count = 5
+
+    @Option(help: "From one probe to the next (e.g. 1s, 10ms); a bare number is seconds, as ping's -i.")
+    var interval = "1s"
+
+    @Option(help: "How long to wait for each answer (e.g. 1s, 200ms); a bare number is seconds.")
+    var timeout = "1s"
+
+    @Option(help: "Write the JSON report to FILE (- for standard output).")
+    var json: String?
+
+    func schedule() throws -> ProbeSchedule {
+        ProbeSchedule(count: count,
+                      intervalNanoseconds: try durationOption(interval, "--interval", bareUnit: .seconds),
+                      timeoutNanoseconds: try durationOption(timeout, "--timeout", bareUnit: .seconds))
+    }
+
+    func validate() throws {
+        guard count >= 1 && count <= 10_000_000 else { throw ValidationError("--count must be between 1 and 10000000") }
+        let s = try schedule()
+        guard s.timeoutNanoseconds >= 1_000_000 else { throw ValidationError("--timeout must be at least 1ms") }
+    }
+}
+
+/// Runs one probe method and prints its lines, the statistics and the JSON report.
+/// Exit 3 when a privilege is missing, 1 when nothing answered.
+func runProbe(method: ProbeMethod, host: String, port: UInt16?, payloadBytes: Int?, options: ProbeOptions,
+              makeProber: (ProbeTarget) throws(ProbeSetupError) -> Prober) throws {
+    let schedule = try options.schedule()
+    let prober: Prober
+    let target: ProbeTarget
+    do {
+        target = try ProbeTarget(host: host, port: port)
+        prober = try makeProber(target)
+    } catch {
+        complain(error.description)
+        if case .privilege = error { throw ExitCode(3) }
+        throw ExitCode(1)
+    }
+    let printing = options.json != "-"
+    if printing {
+        emit(ProbeText.header(method: method, host: target.host, port: port, payloadBytes: payloadBytes, socket: prober.socketKind) + "\n")
+    }
+    let stopFD = ProbeStopSignal.descriptor()
+    let outcome = ProbeSession.run(prober, schedule: schedule, stopFD: stopFD) { reply in
+        if printing {
+            emit(ProbeText.line(reply, method: method, host: target.host, port: port, timeoutNanoseconds: schedule.timeoutNanoseconds) + "\n")
+        }
+    }
+    let report = ProbeReport(method: method, target: target.text, socket: prober.socketKind, replies: outcome.replies,
+                             intervalNanoseconds: schedule.intervalNanoseconds, timeoutNanoseconds: schedule.timeoutNanoseconds,
+                             payloadBytes: payloadBytes, durationNanoseconds: outcome.durationNanoseconds,
+                             interrupted: outcome.interrupted)
+    if printing { emit(ProbeText.summary(report, host: port == nil ? target.host : target.text)) }
+    if let json = options.json { try writeJSON(report, to: json) }
+    if !report.anythingAnswered && !outcome.replies.isEmpty {
+        complain("nothing answered: \(report.sent) probe\(report.sent == 1 ? "" : "s") to \(target.text), no reply within \(formatDuration(.nanoseconds(Int64(clamping: schedule.timeoutNanoseconds)))) each (a firewall dropping them, or the host down)")
+        throw ExitCode(1)
+    }
+}
+
+struct SYNProbeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "syn",
+        abstract: "Send SYNs from a raw socket and time the SYN-ACK (open) or RST (closed), as hping3 -S -p PORT.",
+        discussion: """
+        Needs CAP_NET_RAW (exit 3 without it). Each probe uses a fresh source port; our kernel answers \
+        the SYN-ACK with a RST, as it does for hping. The RTT comes from kernel software timestamps \
+        (TX → RX) where available, and the report names the clock. A line per probe, as hping prints it:
+          len=44 ip=10.77.0.2 ttl=64 DF id=0 sport=1521 flags=SA seq=0 win=64240 rtt=0.087 ms
+        flags SA: open; RA: closed; a timeout line: filtered (or the host is down).
+        """
+    )
+
+    @Argument(help: "The host to probe.")
+    var host: String
+
+    @Option(help: "The TCP port.")
+    var port: UInt16
+
+    @OptionGroup var options: ProbeOptions
+
+    func run() throws {
+        try runProbe(method: .tcpSYN, host: host, port: port, payloadBytes: nil, options: options) { (target) throws(ProbeSetupError) in
+            try SYNProber(target: target, port: port)
+        }
+    }
+}
+
+struct ConnectProbeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "connect",
+        abstract: "Time non-blocking TCP connects to writability; needs no privilege.",
+        discussion: """
+        The time from connect() to writable is the SYN→SYN-ACK round trip as the kernel sees it, plus \
+        this process's wake-up; kernel_rtt is the kernel's own sample of it (TCP_INFO). Each connection \
+        is then closed normally (FIN). A refused connect (RST) prints "refused"; no answer, "timeout".
+        """
+    )
+
+    @Argument(help: "The host to probe.")
+    var host: String
+
+    @Option(help: "The TCP port.")
+    var port: UInt16
+
+    @OptionGroup var options: ProbeOptions
+
+    func run() throws {
+        try runProbe(method: .tcpConnect, host: host, port: port, payloadBytes: nil, options: options) { target in
+            ConnectProber(target: target, port: port)
+        }
+    }
+}
+
+struct ICMPProbeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "icmp",
+        abstract: "ICMP echo, as ping: a ping socket where net.ipv4.ping_group_range allows it, a raw socket otherwise.",
+        discussion: """
+        Prints ping's lines and its "rtt min/avg/max/mdev" summary, then p50/p90/p99. When probe 1 is \
+        more than twice the median of the later probes and at least 20 µs above it (it paid for ARP or \
+        neighbour discovery), it is reported apart from the steady state. Exit 1 when nothing answered.
+        """
+    )
+
+    @Argument(help: "The host to probe.")
+    var host: String
+
+    @Option(help: "Echo data bytes (ping's -s): 56 makes 64-byte ICMP messages.")
+    var size = "56"
+
+    @OptionGroup var options: ProbeOptions
+
+    func validate() throws {
+        let bytes = try byteOption(size, "--size")
+        guard bytes <= 65_000 else { throw ValidationError("--size must be at most 65000 bytes") }
+    }
+
+    func run() throws {
+        let bytes = try byteOption(size, "--size")
+        try runProbe(method: .icmpEcho, host: host, port: nil, payloadBytes: bytes, options: options) { (target) throws(ProbeSetupError) in
+            try ICMPProber(target: target, payloadBytes: bytes)
+        }
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import Testing
+import WirelatCore
+
+func probeReply(_ seq: Int, _ outcome: ProbeOutcome, _ rttMicroseconds: Double? = nil, clock: ProbeClock = .kernel,
+                sendToReplyMicroseconds: Double? = nil) -> ProbeReply {
+    var r = ProbeReply(seq: seq, outcome: outcome, rttNanoseconds: rttMicroseconds.map { UInt64($0 * 1000) },
+                       clock: rttMicroseconds == nil ? nil : clock)
+    r.sendToReplyNanoseconds = sendToReplyMicroseconds.map { UInt64($0 * 1000) }
+    return r
+}
+
+@Suite("Probe reports and text")
+struct ProbeReportTests {
+    @Test("first-probe rule: apart only when > 2× the later median and ≥ 20 µs above it")
+    func firstProbeRule() throws {
+        let us: (Double) -> UInt64? = { UInt64($0 * 1000) }
+        let slow = try #require(FirstProbeVerdict.evaluate([us(350), us(45), us(44), us(46)]))
+        #expect(slow.apart && slow.restMedianNanoseconds == 45_000)
+        #expect(FirstProbeVerdict.evaluate([us(60), us(45), us(44)])?.apart == false, "jitter, not 2×")
+        #expect(FirstProbeVerdict.evaluate([us(25), us(10), us(10)])?.apart == false, "2.5× but only 15 µs: below the floor")
+        #expect(FirstProbeVerdict.evaluate([us(31), us(10), us(11), us(12)])?.apart == true)
+        #expect(FirstProbeVerdict.evaluate([nil, us(10), us(10)]) == nil, "probe 1 unanswered")
+        #expect(FirstProbeVerdict.evaluate([us(300), us(10), nil]) == nil, "fewer than two later answers")
+        #expect(FirstProbeVerdict.evaluate([]) == nil)
+        // An even count takes the lower middle value.
+        #expect(FirstProbeVerdict.evaluate([us(1), us(40), us(10), us(30), us(20)])?.restMedianNanoseconds == 20_000)
+    }
+
+    @Test("a SYN probe report: counts, loss, label, first probe apart by its send-to-reply time, steady state without it")
+    func synReport() throws {
+        let replies = [
+            probeReply(0, .synAck, 40, sendToReplyMicroseconds: 400),
+            probeReply(1, .synAck, 41, sendToReplyMicroseconds: 50),
+            probeReply(2, .reset, 39, sendToReplyMicroseconds: 49),
+            probeReply(3, .timeout),
+            probeReply(4, .synAck, 42, clock: .user, sendToReplyMicroseconds: 52),
+        ]
+        let r = ProbeReport(method: .tcpSYN, target: "10.77.0.2:1521", socket: "raw", replies: replies,
+                            intervalNanoseconds: 1_000_000_000, timeoutNanoseconds: 1_000_000_000, durationNanoseconds: 4_000_000_000)
+        #expect(r.sent == 5 && r.lost == 1 && r.samples == 4)
+        #expect(r.outcomes == ["SA": 3, "RA": 1, "timeout": 1])
+        #expect(r.label == "SYN→SYN-ACK/RST RTT")
+        #expect(r.clock == .kernel && r.clocks == ["kernel": 3, "user": 1])
+        #expect(r.rttNanoseconds.min == 39_000 && r.rttNanoseconds.max == 42_000)
+        let first = try #require(r.firstProbe)
+        #expect(first.apart && first.firstNanoseconds == 400_000)
+        let steady = try #require(r.steadyRTTNanoseconds)
+        #expect(steady.count == 3 && steady.min == 39_000)
+        #expect(r.anythingAnswered)
+
+        let closed = ProbeReport(method: .tcpSYN, target: "t", socket: "raw", replies: [probeReply(0, .reset, 10)],
+                                 intervalNanoseconds: 0, timeoutNanoseconds: 0, durationNanoseconds: 0)
+        #expect(closed.label == "SYN→RST RTT")
+        let filtered = ProbeReport(method: .tcpSYN, target: "t", socket: "raw", replies: [probeReply(0, .timeout)],
+                                   intervalNanoseconds: 0, timeoutNanoseconds: 0, durationNanoseconds: 0)
+        #expect(!filtered.anythingAnswered && filtered.samples == 0 && filtered.rttNanoseconds == .empty)
+    }
+
+    @Test("the JSON has INTERFACE.md's keys: command, method, target, samples, rtt_ns{…}, sent, lost, replies")
+    func json() throws {
+        let r = ProbeReport(method: .icmpEcho, target: "10.77.0.2", socket: "ping",
+                            replies: [probeReply(1, .reply, 45), probeReply(2, .timeout)],
+                            intervalNanoseconds: 1, timeoutNanoseconds: 1, payloadBytes: 56, durationNanoseconds: 1)
+        let data = try JSONEncoder().encode(r)
+        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        #expect(object["command"] as? String == "probe")
+        #expect(object["method"] as? String == "icmp-echo")
+        #expect(object["target"] as? String == "10.77.0.2")
+        for key in ["samples", "sent", "lost", "replies", "rtt_ns"] { #expect(object[key] != nil, "\(key)") }
+        let rtt = try #require(object["rtt_ns"] as? [String: Any])
+        #expect(Set(rtt.keys) == ["min", "p50", "p90", "p99", "p999", "max", "mean", "stddev"])
+        let replies = try #require(object["replies"] as? [[String: Any]])
+        #expect(replies.first?["result"] as? String == "reply")
+        #expect(replies.last?["result"] as? String == "timeout")
+        var expected = r
+        expected.rttNanoseconds.count = 0 // travels as "samples", not inside rtt_ns
+        #expect(try JSONDecoder().decode(ProbeReport.self, from: data) == expected)
+    }
+
+    @Test("hping3's line, field for field; IPv6 without DF and id; a timeout line")
+    func hpingLines() {
+        var r = probeReply(0, .synAck, 87)
+        r.length = 44; r.ttl = 64; r.dontFragment = true; r.ipID = 0; r.sourcePort = 1521; r.flags = "SA"; r.window = 64240
+        #expect(ProbeText.line(r, method: .tcpSYN, host: "10.77.0.2", port: 1521, timeoutNanoseconds: 1_000_000_000)
+            == "len=44 ip=10.77.0.2 ttl=64 DF id=0 sport=1521 flags=SA seq=0 win=64240 rtt=0.087 ms")
+        r.dontFragment = nil; r.ipID = nil; r.length = 64
+        #expect(ProbeText.line(r, method: .tcpSYN, host: "fd00:77::2", port: 1521, timeoutNanoseconds: 1_000_000_000)
+            == "len=64 ip=fd00:77::2 ttl=64 sport=1521 flags=SA seq=0 win=64240 rtt=0.087 ms")
+        #expect(ProbeText.line(probeReply(3, .timeout), method: .tcpSYN, host: "10.77.0.2", port: 1521, timeoutNanoseconds: 1_000_000_000)
+            == "timeout ip=10.77.0.2 dport=1521 seq=3 (no reply within 1s)")
+        var refused = probeReply(1, .refused, 50, clock: .user)
+        refused.localPort = 40000
+        #expect(ProbeText.line(refused, method: .tcpConnect, host: "10.77.0.2", port: 1521, timeoutNanoseconds: 1)
+            == "refused ip=10.77.0.2 dport=1521 sport=40000 flags=RA seq=1 rtt=0.050 ms")
+    }
+
+    @Test("ping's line and its time= precision (iputils ping_common.c)")
+    func pingLines() {
+        var r = probeReply(1, .reply, 45)
+        r.length = 64; r.ttl = 64
+        #expect(ProbeText.line(r, method: .icmpEcho, host: "10.77.0.2", port: nil, timeoutNanoseconds: 1)
+            == "64 bytes from 10.77.0.2: icmp_seq=1 ttl=64 time=0.045 ms")
+        #expect(ProbeText.line(probeReply(4, .timeout), method: .icmpEcho, host: "10.77.0.2", port: nil, timeoutNanoseconds: 1)
+            == "no answer yet for icmp_seq=4")
+        #expect(ProbeText.pingTime(45_999) == "0.045")
+        #expect(ProbeText.pingTime(999_999) == "0.999")
+        #expect(ProbeText.pingTime(1_234_000) == "1.23")
+        #expect(ProbeText.pingTime(12_345_000) == "12.3")
+        #expect(ProbeText.pingTime(123_456_000) == "123")
+    }
+
+    @Test("ping's statistics block, then percentiles, clock, and the first probe apart")
+    func pingSummary() {
+        let replies = [probeReply(1, .reply, 45, sendToReplyMicroseconds: 350), probeReply(2, .reply, 45, sendToReplyMicroseconds: 60),
+                       probeReply(3, .reply, 44, sendToReplyMicroseconds: 58), probeReply(4, .timeout)]
+        let r = ProbeReport(method: .icmpEcho, target: "10.77.0.2", socket: "raw", replies: replies, intervalNanoseconds: 1_000_000_000,
+                            timeoutNanoseconds: 1_000_000_000, payloadBytes: 56, durationNanoseconds: 3_004_000_000)
+        let text = ProbeText.summary(r, host: "10.77.0.2")
+        #expect(text.contains("--- 10.77.0.2 ping statistics ---\n4 packets transmitted, 3 received, 25% packet loss, time 3004ms\n"))
+        #expect(text.contains("rtt min/avg/max/mdev = 0.044/0.044/0.045/0.000 ms\n"))
+        #expect(text.contains("ICMP echo→echo-reply RTT: p50 0.045 ms"))
+        #expect(text.contains("clock: kernel software timestamps"))
+        #expect(text.contains("first probe 0.350 ms from the send call to the reply"))
+        #expect(text.contains("steady state p50 0.044 ms"))
+    }
+}
