@@ -259,6 +259,8 @@ public final class Client {
     }
 
     private func pumpAsync(_ c: ClientConnection) {
+        // A request still half written goes first; writability resumes it.
+        if c.sendLength > 0 { return }
         for _ in 0..<64 {
             guard phase == .running, c.state == .streaming, c.outstanding.count < 8 else {
                 watch(c, write: false)

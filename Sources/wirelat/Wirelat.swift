@@ -12,7 +12,7 @@ struct Wirelat: ParsableCommand {
         3 missing privilege or system component; 64 bad usage.
         """,
         version: "0.1.0",
-        subcommands: [ServerCommand.self, ClientCommand.self, CaptureCommand.self, ModelCommand.self, ProbeCommand.self, CompareCommand.self]
+        subcommands: [ServerCommand.self, ClientCommand.self, CaptureCommand.self, ModelCommand.self, ProbeCommand.self, CompareCommand.self, LabCommand.self]
     )
 
     static func main() {

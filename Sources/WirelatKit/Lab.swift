@@ -1,0 +1,819 @@
+@preconcurrency import Glibc
+import Foundation
+import WirelatCore
+import WirelatIO
+
+// `wirelat lab`: two network namespaces joined by a TUN device in each and a delay-line
+// process that carries the packets between them with a given delay, jitter, loss and rate.
+
+/// One end of the lab's link.
+public struct LabSide: Sendable {
+    /// `a` or `b`, as `wirelat lab exec` takes it.
+    public let letter: String
+    public let namespace: String
+    public let ipv4: String
+    public let ipv6: String
+    public static let prefixLengthIPv4 = 24
+    public static let prefixLengthIPv6 = 64
+}
+
+/// Why a lab command could not do what it was asked.
+public enum LabError: Error, CustomStringConvertible, Sendable {
+    /// A capability is missing (exit 3).
+    case missingPrivilege(String)
+    /// A system component (iproute2, /dev/net/tun) is missing (exit 3).
+    case missingComponent(String)
+    /// The lab is up already, or was left behind half-made (exit 1).
+    case alreadyUp(String)
+    /// Nothing is up (exit 1).
+    case notUp(String)
+    /// Something else went wrong (exit 1).
+    case failed(String)
+
+    public var description: String {
+        switch self {
+        case .missingPrivilege(let s), .missingComponent(let s), .alreadyUp(let s), .notUp(let s), .failed(let s): s
+        }
+    }
+
+    /// The exit code INTERFACE.md gives it.
+    public var exitCode: Int32 {
+        switch self {
+        case .missingPrivilege, .missingComponent: 3
+        case .alreadyUp, .notUp, .failed: 1
+        }
+    }
+}
+
+/// Where the lab lives, and what it is called.
+public enum Lab {
+    public static let sides = [
+        LabSide(letter: "a", namespace: "wirelat-a", ipv4: "10.77.0.1", ipv6: "fd00:77::1"),
+        LabSide(letter: "b", namespace: "wirelat-b", ipv4: "10.77.0.2", ipv6: "fd00:77::2"),
+    ]
+    /// The TUN device's name in each namespace.
+    public static let deviceName = "wirelat0"
+    public static let mtu = 1500
+
+    /// `/run/wirelat-lab` where /run is writable, else `/tmp/wirelat-lab`.
+    public static let stateDirectory: String = isWritableDirectory("/run") ? "/run/wirelat-lab" : "/tmp/wirelat-lab"
+    public static var pidFile: String { "\(stateDirectory)/delay-line.pid" }
+    public static var statusFile: String { "\(stateDirectory)/status.json" }
+    public static var logFile: String { "\(stateDirectory)/delay-line.log" }
+    static var lockFile: String { "\(stateDirectory)/lock" }
+
+    /// How often the delay line rewrites its status file.
+    public static let statusIntervalNanoseconds: UInt64 = 100_000_000
+
+    public static func side(_ letter: String) -> LabSide? { sides.first { $0.letter == letter } }
+
+    static let capNetAdmin = 12
+    static let capSysAdmin = 21
+
+    /// iproute2's `ip`.
+    static func ipPath() throws(LabError) -> String {
+        for p in ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"] where access(p, X_OK) == 0 { return p }
+        throw .missingComponent("iproute2's `ip` is not installed (apt-get install iproute2)")
+    }
+
+    static func requireAdmin(_ command: String) throws(LabError) {
+        guard hasCapability(capNetAdmin) else {
+            throw .missingPrivilege("wirelat lab \(command) needs CAP_NET_ADMIN (and CAP_SYS_ADMIN, for network namespaces): run it as root")
+        }
+        guard hasCapability(capSysAdmin) else {
+            throw .missingPrivilege("wirelat lab \(command) needs CAP_SYS_ADMIN besides CAP_NET_ADMIN (network namespaces): run it as root")
+        }
+    }
+
+    @discardableResult
+    static func ip(_ arguments: [String]) throws(LabError) -> String {
+        let path = try ipPath()
+        let result: ChildResult
+        do {
+            result = try runProcess(path, arguments)
+        } catch {
+            throw .failed("cannot run ip: \(error)")
+        }
+        guard result.status == 0 else {
+            let why = result.output.split(separator: "\n").first.map(String.init) ?? "exit \(result.status)"
+            throw .failed("ip \(arguments.joined(separator: " ")) failed: \(why)")
+        }
+        return result.output
+    }
+
+    // MARK: What is there
+
+    /// What of a lab exists on this machine.
+    public struct Inventory: Sendable {
+        /// The pid in the pid file, if any.
+        public var recordedPid: pid_t?
+        /// Delay-line processes running (the recorded one and any stray).
+        public var runningDaemons: [pid_t] = []
+        public var namespaces: [String] = []
+        public var hasFiles = false
+
+        public var isEmpty: Bool { recordedPid == nil && runningDaemons.isEmpty && namespaces.isEmpty && !hasFiles }
+        public var recordedDaemonAlive: Bool { recordedPid.map { runningDaemons.contains($0) } ?? false }
+    }
+
+    /// True when `pid` is a live `wirelat lab delay-line`.
+    static func isDelayLine(_ pid: pid_t) -> Bool {
+        guard processIsAlive(pid), let argv = processArguments(pid), argv.count >= 3 else { return false }
+        return argv[1] == "lab" && argv[2] == "delay-line"
+    }
+
+    public static func inventory() -> Inventory {
+        var inventory = Inventory()
+        if let text = readSmallFile(pidFile), let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            inventory.recordedPid = pid
+        }
+        inventory.runningDaemons = allProcessIDs().filter { $0 != getpid() && isDelayLine($0) }
+        inventory.namespaces = sides.map(\.namespace).filter(NetworkNamespace.exists)
+        inventory.hasFiles = access(stateDirectory, F_OK) == 0
+        return inventory
+    }
+
+    // MARK: up
+
+    /// What `lab up` made.
+    public struct UpResult: Sendable {
+        public var pid: pid_t
+        public var settings: LinkSettings
+        public var seed: UInt64
+    }
+
+    /// Makes the namespaces, starts the delay line (`executable lab delay-line …`, detached)
+    /// and gives each TUN device its addresses. On any failure, removes what it made.
+    public static func up(settings: LinkSettings, seed: UInt64, daemonOptions: [String], executable: String) throws(LabError) -> UpResult {
+        try requireAdmin("up")
+        _ = try ipPath()
+        guard access("/dev/net/tun", R_OK | W_OK) == 0 else {
+            throw .missingComponent("/dev/net/tun is missing or not usable (the kernel needs CONFIG_TUN; try `modprobe tun`)")
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw .failed("cannot create \(stateDirectory): \(error.localizedDescription)")
+        }
+        let lock: DescriptorBox
+        do { lock = try lockExclusively(lockFile) } catch { throw .failed("\(error)") }
+        defer { withExtendedLifetime(lock) {} }
+
+        let existing = inventory()
+        if let pid = existing.runningDaemons.first {
+            throw .alreadyUp("the lab is already up (delay line pid \(pid)): `wirelat lab status` shows it, `wirelat lab down` removes it")
+        }
+        if !existing.namespaces.isEmpty || existing.recordedPid != nil {
+            let what = (existing.namespaces.map { "namespace \($0)" } + (existing.recordedPid.map { ["a dead delay line (pid \($0))"] } ?? []))
+            throw .alreadyUp("a previous lab was left behind (\(what.joined(separator: ", "))): run `wirelat lab down` first")
+        }
+
+        var pid: pid_t = 0
+        do {
+            for side in sides { try ip(["netns", "add", side.namespace]) }
+            pid = try startDelayLine(settings: settings, seed: seed, daemonOptions: daemonOptions, executable: executable)
+            for side in sides { try configure(side) }
+        } catch {
+            teardown(pids: pid > 0 ? [pid] : [])
+            throw error
+        }
+        return UpResult(pid: pid, settings: settings, seed: seed)
+    }
+
+    private static func startDelayLine(settings: LinkSettings, seed: UInt64, daemonOptions: [String], executable: String) throws(LabError) -> pid_t {
+        var ends: [CInt] = [-1, -1]
+        guard pipe(&ends) == 0 else { throw .failed("pipe: \(String(cString: strerror(errno)))") }
+        let readEnd = DescriptorBox(owning: ends[0])
+        _ = fcntl(ends[0], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(ends[1], F_SETFD, FD_CLOEXEC)
+        var arguments = [
+            "lab", "delay-line",
+            "--delay", "\(settings.delayNanoseconds)ns",
+            "--jitter", "\(settings.jitterNanoseconds)ns",
+            "--distribution", settings.distribution.rawValue,
+            "--loss", "\(settings.lossPercent)",
+            "--rate", "\(settings.rateBitsPerSecond)",
+            "--queue", "\(settings.queueLimitPackets)",
+            "--seed", "\(seed)",
+            "--ready-fd", "3",
+        ] + daemonOptions
+        if settings.reorder { arguments.append("--reorder") }
+        let pid: pid_t
+        do {
+            pid = try spawnProcess(executable, arguments, streams: ChildStreams(outputPath: logFile, extraDescriptor: ends[1]))
+        } catch {
+            _ = close(ends[1])
+            throw .failed("cannot start the delay line: \(error)")
+        }
+        _ = close(ends[1])
+        do {
+            try replaceFile(pidFile, with: "\(pid)\n")
+        } catch {
+            throw .failed("cannot write \(pidFile): \(error)")
+        }
+        // The delay line answers `ready` or `error: …` on descriptor 3 once both TUN
+        // devices exist, or closes it by dying.
+        var reply: [UInt8] = []
+        let deadline = monotonicNanoseconds() + 10_000_000_000
+        var chunk = [UInt8](repeating: 0, count: 512)
+        while !reply.contains(UInt8(ascii: "\n")) {
+            let now = monotonicNanoseconds()
+            guard now < deadline else { throw .failed("the delay line did not start within 10 s (see \(logFile))") }
+            let readable = (try? waitReadable(readEnd.rawValue, timeoutMilliseconds: Int((deadline - now) / 1_000_000) + 1)) ?? false
+            guard readable else { continue }
+            let n = Glibc.read(readEnd.rawValue, &chunk, chunk.count)
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            reply.append(contentsOf: chunk[0..<n])
+        }
+        let line = String(decoding: reply, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard line == "ready" else {
+            let status = pollChild(pid)
+            if line.hasPrefix("error: ") { throw .failed("the delay line could not start: \(line.dropFirst(7))") }
+            let tail = readSmallFile(logFile).map { lastLines($0, 5) } ?? ""
+            throw .failed("the delay line exited\(status.map { " (status \($0))" } ?? "") before it was ready\(tail.isEmpty ? "" : ":\n\(tail)")")
+        }
+        return pid
+    }
+
+    private static func configure(_ side: LabSide) throws(LabError) {
+        let n = ["-n", side.namespace]
+        let dev = deviceName
+        try ip(n + ["link", "set", "lo", "up"])
+        try ip(n + ["link", "set", "dev", dev, "mtu", "\(mtu)"])
+        try ip(n + ["addr", "add", "\(side.ipv4)/\(LabSide.prefixLengthIPv4)", "dev", dev])
+        try ip(n + ["-6", "addr", "add", "\(side.ipv6)/\(LabSide.prefixLengthIPv6)", "dev", dev, "nodad"])
+        try ip(n + ["link", "set", "dev", dev, "up"])
+    }
+
+    // MARK: down
+
+    /// What `lab down` removed.
+    public struct DownResult: Sendable {
+        public var killed: [pid_t] = []
+        public var namespaces: [String] = []
+        public var nothingWasUp = false
+    }
+
+    /// Stops the delay line, deletes the namespaces and removes the state directory.
+    /// With nothing up it does nothing and succeeds.
+    public static func down() throws(LabError) -> DownResult {
+        var found = inventory()
+        if found.isEmpty { return DownResult(nothingWasUp: true) }
+        try requireAdmin("down")
+        let lock: DescriptorBox?
+        do { lock = try lockExclusively(lockFile) } catch { lock = nil }
+        defer { withExtendedLifetime(lock) {} }
+        found = inventory()
+        var result = DownResult()
+        result.killed = found.runningDaemons
+        result.namespaces = found.namespaces
+        let failures = teardown(pids: found.runningDaemons)
+        if !failures.isEmpty { throw .failed(failures.joined(separator: "; ")) }
+        return result
+    }
+
+    /// Kills `pids` (SIGTERM, then SIGKILL after 2 s), deletes both namespaces and the
+    /// state directory. Returns what could not be undone.
+    @discardableResult
+    static func teardown(pids: [pid_t]) -> [String] {
+        var failures: [String] = []
+        for pid in pids where processIsAlive(pid) { kill(pid, SIGTERM) }
+        let deadline = monotonicNanoseconds() + 2_000_000_000
+        while pids.contains(where: { processIsAlive($0) }) && monotonicNanoseconds() < deadline {
+            _ = pollChildren(pids)
+            usleep(5_000)
+        }
+        for pid in pids where processIsAlive(pid) {
+            kill(pid, SIGKILL)
+            let until = monotonicNanoseconds() + 1_000_000_000
+            while processIsAlive(pid) && monotonicNanoseconds() < until {
+                _ = pollChildren([pid])
+                usleep(5_000)
+            }
+            if processIsAlive(pid) { failures.append("the delay line (pid \(pid)) did not die") }
+        }
+        for side in sides where NetworkNamespace.exists(side.namespace) {
+            do { try ip(["netns", "del", side.namespace]) } catch { failures.append(error.description) }
+        }
+        do {
+            if FileManager.default.fileExists(atPath: stateDirectory) {
+                try FileManager.default.removeItem(atPath: stateDirectory)
+            }
+        } catch {
+            failures.append("cannot remove \(stateDirectory): \(error.localizedDescription)")
+        }
+        return failures
+    }
+
+    /// Reaps those of `pids` that are our own ended children, so they stop being zombies.
+    private static func pollChildren(_ pids: [pid_t]) -> Int {
+        pids.reduce(0) { $0 + (pollChild($1) == nil ? 0 : 1) }
+    }
+
+    // MARK: status
+
+    /// The delay line's status, or why there is none.
+    public enum StatusOutcome: Sendable {
+        case running(LabStatus, ageNanoseconds: Int64)
+        case died(pid: pid_t?, logTail: String)
+        case down
+    }
+
+    public static func status() -> StatusOutcome {
+        let found = inventory()
+        if found.isEmpty { return .down }
+        let logTail = readSmallFile(logFile).map { lastLines($0, 5) } ?? ""
+        guard found.recordedDaemonAlive, let pid = found.recordedPid else {
+            return .died(pid: found.recordedPid, logTail: logTail)
+        }
+        var decoded: LabStatus?
+        for _ in 0..<20 {
+            if let text = readSmallFile(statusFile), let status = LabStatus.decode(text) {
+                decoded = status
+                break
+            }
+            usleep(5_000)
+        }
+        guard let status = decoded, status.pid == pid else {
+            return .died(pid: pid, logTail: logTail)
+        }
+        return .running(status, ageNanoseconds: realtimeNanoseconds() - status.updatedNanoseconds)
+    }
+
+    // MARK: exec
+
+    /// Replaces this process with `command` running in side `side`'s namespace. Returns
+    /// only on failure.
+    public static func exec(side: LabSide, command: [String]) -> LabError {
+        guard NetworkNamespace.exists(side.namespace) else {
+            return .notUp("the lab is not up (no namespace \(side.namespace)): run `wirelat lab up` first")
+        }
+        let error = NetworkNamespace.exec(in: side.namespace, command)
+        if error.isPermission && error.call.hasPrefix("setns") || error.call.hasPrefix("open") && error.isPermission {
+            return .missingPrivilege("wirelat lab exec needs CAP_SYS_ADMIN (setns into \(side.namespace)) besides CAP_NET_ADMIN: run it as root")
+        }
+        return .failed("cannot run \(command[0]) in \(side.namespace): \(error)")
+    }
+}
+
+func lastLines(_ text: String, _ n: Int) -> String {
+    text.split(separator: "\n").suffix(n).joined(separator: "\n")
+}
+
+// MARK: - The status file
+
+/// The delay line's own added latency for one direction, one-way, in nanoseconds: per
+/// packet, the time its write(2) was issued minus its deadline, or minus the time its
+/// read(2) returned when it was forwarded at once. Not included: the wake-up after the
+/// kernel queued the packet on the TUN device (invisible from user space), and the write
+/// itself, in which the kernel runs the receiving namespace's stack as a veth would.
+public struct OwnLatency: Codable, Sendable, Equatable {
+    public var samples: UInt64 = 0
+    public var meanNanoseconds: Double = 0
+    public var p50Nanoseconds: UInt64 = 0
+    public var p99Nanoseconds: UInt64 = 0
+    public var maxNanoseconds: UInt64 = 0
+
+    enum CodingKeys: String, CodingKey {
+        case samples
+        case meanNanoseconds = "mean_ns"
+        case p50Nanoseconds = "p50_ns"
+        case p99Nanoseconds = "p99_ns"
+        case maxNanoseconds = "max_ns"
+    }
+
+    public init() {}
+}
+
+/// One direction's counters in the status file.
+public struct LabDirectionStatus: Codable, Sendable, Equatable {
+    /// `a>b` or `b>a`.
+    public var direction: String
+    public var readPackets: UInt64 = 0
+    public var readBytes: UInt64 = 0
+    public var sentPackets: UInt64 = 0
+    public var sentBytes: UInt64 = 0
+    public var droppedLoss: UInt64 = 0
+    public var droppedQueue: UInt64 = 0
+    public var writeErrors: UInt64 = 0
+    /// Packets held now, and of those how many wait for (or are on) the transmitter.
+    public var depth: Int = 0
+    public var backlog: Int = 0
+    public var maxDepth: Int = 0
+    /// Packets forwarded at once (due on arrival, nothing ahead) and by a timer.
+    public var forwardedAtOnce: UInt64 = 0
+    public var forwardedByTimer: UInt64 = 0
+    public var ownLatency = OwnLatency()
+
+    enum CodingKeys: String, CodingKey {
+        case direction
+        case readPackets = "read_packets"
+        case readBytes = "read_bytes"
+        case sentPackets = "sent_packets"
+        case sentBytes = "sent_bytes"
+        case droppedLoss = "dropped_loss"
+        case droppedQueue = "dropped_queue"
+        case writeErrors = "write_errors"
+        case depth, backlog
+        case maxDepth = "max_depth"
+        case forwardedAtOnce = "forwarded_at_once"
+        case forwardedByTimer = "forwarded_by_timer"
+        case ownLatency = "own_latency"
+    }
+
+    public init(direction: String) { self.direction = direction }
+}
+
+/// What the delay line writes to `status.json` every ``Lab/statusIntervalNanoseconds``.
+public struct LabStatus: Codable, Sendable, Equatable {
+    public var command = "lab"
+    /// Written first and last (as `seq` and `seq_end`): a reader that sees two different
+    /// values caught the file while it was being rewritten, and reads it again.
+    public var sequence: UInt64 = 0
+    public var sequenceEnd: UInt64 = 0
+    public var pid: pid_t
+    public var startedNanoseconds: Int64
+    public var updatedNanoseconds: Int64
+    public var delayNanoseconds: UInt64
+    public var jitterNanoseconds: UInt64
+    public var distribution: String
+    public var reorder: Bool
+    public var lossPercent: Double
+    public var rateBitsPerSecond: UInt64
+    public var queueLimitPackets: Int
+    public var seed: UInt64
+    /// The delay line's SCHED_FIFO priority, 0 under ordinary scheduling.
+    public var realtimePriority: Int32 = 0
+    /// How long before a deadline it wakes to wait for it awake.
+    public var wakeEarlyNanoseconds: UInt64 = 0
+    /// How long the delay line keeps polling after the last packet (`UInt64.max`: always).
+    public var pollLingerNanoseconds: UInt64 = 0
+    public var stopped = false
+    public var directions: [LabDirectionStatus]
+
+    enum CodingKeys: String, CodingKey {
+        case command, pid
+        case sequence = "seq"
+        case sequenceEnd = "seq_end"
+        case startedNanoseconds = "started_ns"
+        case updatedNanoseconds = "updated_ns"
+        case delayNanoseconds = "delay_ns"
+        case jitterNanoseconds = "jitter_ns"
+        case distribution, reorder
+        case lossPercent = "loss_percent"
+        case rateBitsPerSecond = "rate_bits_per_s"
+        case queueLimitPackets = "queue_limit_packets"
+        case seed, stopped, directions
+        case realtimePriority = "rt_priority"
+        case wakeEarlyNanoseconds = "wake_early_ns"
+        case pollLingerNanoseconds = "poll_linger_ns"
+    }
+
+    public var settings: LinkSettings {
+        var s = LinkSettings()
+        s.delayNanoseconds = delayNanoseconds
+        s.jitterNanoseconds = jitterNanoseconds
+        s.distribution = JitterDistribution(rawValue: distribution) ?? .uniform
+        s.reorder = reorder
+        s.lossPercent = lossPercent
+        s.rateBitsPerSecond = rateBitsPerSecond
+        s.queueLimitPackets = queueLimitPackets
+        return s
+    }
+
+    /// The status in `text`, nil if it is not one or was caught half-written.
+    public static func decode(_ text: String) -> LabStatus? {
+        guard let status = try? JSONDecoder().decode(LabStatus.self, from: Data(text.utf8)),
+              status.sequence == status.sequenceEnd else { return nil }
+        return status
+    }
+
+    /// The same object JSONEncoder would write, built by hand: the delay line writes it ten
+    /// times a second between packets, and this is several times cheaper.
+    public var json: String {
+        var s = "{\"seq\":\(sequence),\"command\":\"lab\",\"pid\":\(pid),\"started_ns\":\(startedNanoseconds),\"updated_ns\":\(updatedNanoseconds)"
+        s += ",\"delay_ns\":\(delayNanoseconds),\"jitter_ns\":\(jitterNanoseconds),\"distribution\":\"\(distribution)\""
+        s += ",\"reorder\":\(reorder),\"loss_percent\":\(lossPercent),\"rate_bits_per_s\":\(rateBitsPerSecond)"
+        s += ",\"queue_limit_packets\":\(queueLimitPackets),\"seed\":\(seed),\"rt_priority\":\(realtimePriority),\"wake_early_ns\":\(wakeEarlyNanoseconds),\"poll_linger_ns\":\(pollLingerNanoseconds),\"stopped\":\(stopped),\"directions\":["
+        for (i, d) in directions.enumerated() {
+            if i > 0 { s += "," }
+            s += "{\"direction\":\"\(d.direction)\",\"read_packets\":\(d.readPackets),\"read_bytes\":\(d.readBytes)"
+            s += ",\"sent_packets\":\(d.sentPackets),\"sent_bytes\":\(d.sentBytes)"
+            s += ",\"dropped_loss\":\(d.droppedLoss),\"dropped_queue\":\(d.droppedQueue),\"write_errors\":\(d.writeErrors)"
+            s += ",\"depth\":\(d.depth),\"backlog\":\(d.backlog),\"max_depth\":\(d.maxDepth)"
+            s += ",\"forwarded_at_once\":\(d.forwardedAtOnce),\"forwarded_by_timer\":\(d.forwardedByTimer)"
+            let l = d.ownLatency
+            let mean = l.meanNanoseconds.isFinite ? l.meanNanoseconds : 0
+            s += ",\"own_latency\":{\"samples\":\(l.samples),\"mean_ns\":\(mean),\"p50_ns\":\(l.p50Nanoseconds)"
+            s += ",\"p99_ns\":\(l.p99Nanoseconds),\"max_ns\":\(l.maxNanoseconds)}}"
+        }
+        s += "],\"seq_end\":\(sequence)}\n"
+        return s
+    }
+}
+
+// MARK: - The delay line
+
+/// One direction of the link: reads packets from `input`, holds them in a ``DelayLine``
+/// and writes them to `output` at their deadline.
+final class LinkDirection {
+    let input: TunDevice
+    let output: TunDevice
+    var line: DelayLine
+    var status: LabDirectionStatus
+    var ownLatency = CompactHistogram()
+    /// Buffers of held packets, by handle, and the handles free for reuse.
+    private var buffers: [UnsafeMutableRawBufferPointer] = []
+    private var freeHandles: [Int] = []
+
+    static let initialBufferBytes = 2048
+
+    init(label: String, input: TunDevice, output: TunDevice, settings: LinkSettings, seed: UInt64) {
+        self.input = input
+        self.output = output
+        line = DelayLine(settings: settings, seed: seed)
+        status = LabDirectionStatus(direction: label)
+    }
+
+    deinit {
+        for b in buffers { b.deallocate() }
+    }
+
+    /// A free handle (allocating one if none), without taking it.
+    @inline(__always)
+    func peekFreeHandle() -> Int {
+        if let h = freeHandles.last { return h }
+        buffers.append(.allocate(byteCount: Self.initialBufferBytes, alignment: 16))
+        freeHandles.append(buffers.count - 1)
+        return buffers.count - 1
+    }
+
+    /// Takes `handle` (from ``peekFreeHandle()``) and copies the packet into its buffer.
+    @inline(__always)
+    func hold(_ handle: Int, _ packet: UnsafeRawBufferPointer) {
+        _ = freeHandles.popLast()
+        if buffers[handle].count < packet.count {
+            buffers[handle].deallocate()
+            buffers[handle] = .allocate(byteCount: packet.count, alignment: 16)
+        }
+        buffers[handle].baseAddress!.copyMemory(from: packet.baseAddress!, byteCount: packet.count)
+    }
+
+    @inline(__always)
+    func send(_ packet: UnsafeRawBufferPointer) {
+        do {
+            if case .processed = try output.write(packet) {
+                status.sentPackets &+= 1
+                status.sentBytes &+= UInt64(packet.count)
+                return
+            }
+        } catch {}
+        status.writeErrors &+= 1
+    }
+
+    /// Writes the held packet `handle` and frees it.
+    @inline(__always)
+    func sendHeld(_ packet: HeldPacket) {
+        send(UnsafeRawBufferPointer(rebasing: buffers[packet.handle][0..<packet.bytes]))
+        freeHandles.append(packet.handle)
+    }
+}
+
+/// The delay-line process: two TUN devices, one in each namespace, and one event loop
+/// moving packets between them through a ``DelayLine`` per direction.
+public final class DelayLineDaemon {
+    let settings: LinkSettings
+    let seed: UInt64
+    let realtimePriority: Int32
+    let loop: EventLoop
+    let directions: [LinkDirection]
+    let started = realtimeNanoseconds()
+    /// How long before a deadline the delay line wakes up to wait for it awake.
+    let wakeEarlyNanoseconds: UInt64
+    /// How long to keep polling after the last packet (see ``poll()``); `.max`: always.
+    let pollLingerNanoseconds: UInt64
+    private var polling = false
+    private var lastActivity: UInt64 = 0
+    private var readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 16)
+    private var failure: String?
+    /// When the armed timer fires, `.max` if none is armed.
+    private var timerArmedFor: UInt64 = .max
+    private let statusFile: InPlaceFile?
+    private var statusSequence: UInt64 = 0
+
+    /// Packets read from one device per wake-up before the other gets its turn.
+    static let readBatch = 64
+
+    /// Creates the TUN device `Lab.deviceName` inside each side's namespace (setns(2) into
+    /// it, open /dev/net/tun, TUNSETIFF, setns back).
+    public init(settings: LinkSettings, seed: UInt64, realtimePriority: Int32, wakeEarlyNanoseconds: UInt64,
+                pollLingerNanoseconds: UInt64) throws(SystemError) {
+        self.settings = settings
+        self.seed = seed
+        self.realtimePriority = realtimePriority
+        self.wakeEarlyNanoseconds = wakeEarlyNanoseconds
+        self.pollLingerNanoseconds = pollLingerNanoseconds
+        loop = try EventLoop()
+        statusFile = try InPlaceFile(path: Lab.statusFile)
+        var devices: [TunDevice] = []
+        for side in Lab.sides {
+            devices.append(try NetworkNamespace.within(side.namespace) { () throws(SystemError) in
+                try TunDevice(name: Lab.deviceName)
+            })
+        }
+        directions = [
+            LinkDirection(label: "a>b", input: devices[0], output: devices[1], settings: settings, seed: seed),
+            LinkDirection(label: "b>a", input: devices[1], output: devices[0], settings: settings, seed: seed &+ 0x9E37_79B9_7F4A_7C15),
+        ]
+    }
+
+    deinit { readBuffer.deallocate() }
+
+    /// Runs until SIGINT or SIGTERM (or a device fails), rewriting the status file every
+    /// ``Lab/statusIntervalNanoseconds``. `ready` is called once everything is registered.
+    public func run(ready: () -> Void) throws(SystemError) {
+        for d in directions {
+            try loop.register(d.input.rawValue, interest: .readable) { [unowned self] _ in
+                if self.readable(d) > 0 { self.startPolling() }
+                self.armTimer()
+            }
+        }
+        try loop.onInterrupt { [unowned self] _ in self.loop.stop() }
+        writeStatus()
+        scheduleStatus()
+        if pollLingerNanoseconds == .max { startPolling() }
+        ready()
+        try loop.run()
+        for d in directions { loop.deregister(d.input.rawValue) }
+        writeStatus(stopped: true)
+        if let failure { throw SystemError(call: failure, errno: EIO) }
+    }
+
+    public var counters: [LabDirectionStatus] { directions.map(snapshot) }
+
+    /// Reads what `d`'s device has (at most ``readBatch`` packets) and forwards, holds or
+    /// drops each. Returns how many it read.
+    @discardableResult
+    private func readable(_ d: LinkDirection) -> Int {
+        for count in 0..<Self.readBatch {
+            let result: IOResult<Int>
+            do {
+                result = try d.input.read(into: readBuffer)
+            } catch {
+                failure = "read(\(d.status.direction)): \(error)"
+                loop.stop()
+                return count
+            }
+            guard case .processed(let n) = result else { return count }
+            let readAt = monotonicNanoseconds()
+            d.status.readPackets &+= 1
+            d.status.readBytes &+= UInt64(n)
+            let packet = UnsafeRawBufferPointer(rebasing: readBuffer[0..<n])
+            let handle = d.peekFreeHandle()
+            switch d.line.offer(handle: handle, bytes: n, at: readAt) {
+            case .forwardNow:
+                d.ownLatency.record(monotonicNanoseconds() &- readAt)
+                d.send(packet)
+                d.status.forwardedAtOnce &+= 1
+            case .queued:
+                d.hold(handle, packet)
+                if d.line.depth > d.status.maxDepth { d.status.maxDepth = d.line.depth }
+            case .lost:
+                d.status.droppedLoss &+= 1
+            case .queueFull:
+                d.status.droppedQueue &+= 1
+            }
+        }
+        return Self.readBatch
+    }
+
+    /// The earliest deadline held in either direction.
+    private var nextDeadline: UInt64? {
+        let a = directions[0].line.headDeadline, b = directions[1].line.headDeadline
+        guard let a else { return b }
+        guard let b else { return a }
+        return min(a, b)
+    }
+
+    /// Arms the loop's timer (a timerfd, timerfd_create(2)) ``wakeEarlyNanoseconds`` before
+    /// the earliest held deadline, unless it is armed at or before that already.
+    private func armTimer() {
+        guard let next = nextDeadline else { return }
+        let at = next > wakeEarlyNanoseconds ? next - wakeEarlyNanoseconds : 0
+        guard at < timerArmedFor else { return }
+        timerArmedFor = at
+        loop.schedule(at: at) { [unowned self] in
+            if at == self.timerArmedFor { self.timerArmedFor = .max }
+            self.serviceDeadlines()
+            self.armTimer()
+        }
+    }
+
+    /// Writes every packet of `d` whose deadline has come; how many.
+    @inline(__always)
+    @discardableResult
+    private func sendDue(_ d: LinkDirection) -> Int {
+        var sent = 0
+        while let p = d.line.popDue(at: monotonicNanoseconds()) {
+            d.ownLatency.record(monotonicNanoseconds() &- p.deadline)
+            d.sendHeld(p)
+            d.status.forwardedByTimer &+= 1
+            sent += 1
+        }
+        return sent
+    }
+
+    /// Writes every packet whose deadline has come. When the next deadline is less than
+    /// ``wakeEarlyNanoseconds`` away, polls the clock and both devices until it comes
+    /// rather than sleeping: a wake-up from the timer takes several microseconds, more on a
+    /// busy machine, and every one of them would be added to the packet's delay.
+    private func serviceDeadlines() {
+        while true {
+            for d in directions { sendDue(d) }
+            guard let next = nextDeadline else { return }
+            let now = monotonicNanoseconds()
+            if next <= now { continue }
+            if next - now > wakeEarlyNanoseconds || loop.isStopped { return }
+            while monotonicNanoseconds() < next, !loop.isStopped {
+                for d in directions { readable(d) }
+                if let n = nextDeadline, n < next { break }
+            }
+        }
+    }
+
+    /// Starts polling (see ``poll()``) unless polling is off or under way.
+    private func startPolling() {
+        lastActivity = monotonicNanoseconds()
+        guard pollLingerNanoseconds > 0, !polling else { return }
+        polling = true
+        poll()
+    }
+
+    /// Polls both devices and the deadlines in a tight loop instead of sleeping, for as
+    /// long as packets keep coming (until none came for ``pollLingerNanoseconds``). A
+    /// sleeping delay line must be woken for each packet, which costs tens of microseconds
+    /// on an idle VM, where an idle virtual CPU halts. Polls in slices of 9 ms with 1 ms of
+    /// ordinary event-loop time between them (status, signals): that also keeps a SCHED_FIFO
+    /// poller under the kernel's RT throttling limit (sched_rt_runtime_us, 95 %).
+    private func poll() {
+        let sliceEnd = monotonicNanoseconds() + 9_000_000
+        var now = monotonicNanoseconds()
+        while now < sliceEnd, !loop.isStopped, !loop.interruptPending {
+            var moved = 0
+            for d in directions { moved += readable(d) + sendDue(d) }
+            now = monotonicNanoseconds()
+            if moved > 0 {
+                lastActivity = now
+            } else if pollLingerNanoseconds != .max && now - lastActivity > pollLingerNanoseconds {
+                polling = false
+                armTimer()
+                return
+            }
+        }
+        armTimer()
+        loop.schedule(after: 1_000_000) { [unowned self] in self.poll() }
+    }
+
+    private func scheduleStatus() {
+        loop.schedule(after: Lab.statusIntervalNanoseconds) { [unowned self] in self.statusDue(deferrals: 0) }
+    }
+
+    /// Writes the status, unless a packet is due within a millisecond: then just after it
+    /// (at most 20 times in a row), so the write never holds a packet back.
+    private func statusDue(deferrals: Int) {
+        let now = monotonicNanoseconds()
+        if deferrals < 20, let next = nextDeadline, next > now, next - now < 1_000_000 {
+            loop.schedule(at: next + 20_000) { [unowned self] in self.statusDue(deferrals: deferrals + 1) }
+            return
+        }
+        writeStatus()
+        scheduleStatus()
+    }
+
+    private func snapshot(_ d: LinkDirection) -> LabDirectionStatus {
+        var s = d.status
+        s.depth = d.line.depth
+        s.backlog = d.line.backlog(at: monotonicNanoseconds())
+        s.ownLatency.samples = d.ownLatency.count
+        s.ownLatency.meanNanoseconds = d.ownLatency.mean
+        s.ownLatency.p50Nanoseconds = d.ownLatency.percentile(50)
+        s.ownLatency.p99Nanoseconds = d.ownLatency.percentile(99)
+        s.ownLatency.maxNanoseconds = d.ownLatency.max
+        return s
+    }
+
+    private func writeStatus(stopped: Bool = false) {
+        var status = LabStatus(
+            pid: getpid(), startedNanoseconds: started, updatedNanoseconds: realtimeNanoseconds(),
+            delayNanoseconds: settings.delayNanoseconds, jitterNanoseconds: settings.jitterNanoseconds,
+            distribution: settings.distribution.rawValue, reorder: settings.reorder,
+            lossPercent: settings.lossPercent, rateBitsPerSecond: settings.rateBitsPerSecond,
+            queueLimitPackets: settings.queueLimitPackets, seed: seed, realtimePriority: realtimePriority,
+            wakeEarlyNanoseconds: wakeEarlyNanoseconds, pollLingerNanoseconds: pollLingerNanoseconds, stopped: stopped,
+            directions: directions.map(snapshot))
+        statusSequence &+= 1
+        status.sequence = statusSequence
+        try? statusFile?.overwrite(status.json)
+    }
+}

@@ -1,0 +1,337 @@
+import ArgumentParser
+import Foundation
+import WirelatCore
+import WirelatIO
+import WirelatKit
+
+struct LabCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lab",
+        abstract: "Two hosts on one machine: namespaces wirelat-a and wirelat-b joined by a link with delay, jitter, loss and rate.",
+        discussion: """
+        wirelat-a has 10.77.0.1/24 and fd00:77::1/64, wirelat-b 10.77.0.2/24 and fd00:77::2/64, each on a \
+        TUN device; a wirelat delay-line process carries the packets between them. The settings apply to \
+        each direction, so the round trip gets twice the delay. Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN). \
+        See docs/LAB.md.
+        """,
+        subcommands: [LabUp.self, LabExec.self, LabStatusCommand.self, LabDown.self, LabDelayLine.self]
+    )
+}
+
+extension JitterDistribution: ExpressibleByArgument {}
+
+/// The link's settings, shared by `lab up` and the hidden `lab delay-line`.
+struct LinkOptions: ParsableArguments {
+    @Option(help: "One-way delay added in each direction (e.g. 1ms, 250us; a bare number is milliseconds).")
+    var delay = "0"
+
+    @Option(help: "Jitter around the delay (uniform: ±jitter; normal: standard deviation). Packets keep their order unless --reorder.")
+    var jitter = "0"
+
+    @Option(help: "How jitter is drawn: uniform or normal.")
+    var distribution: JitterDistribution = .uniform
+
+    @Flag(help: "Let jitter reorder packets (by default a packet never leaves before the one ahead of it).")
+    var reorder = false
+
+    @Option(help: "Percentage of packets lost in each direction, independently per packet (e.g. 1, 0.5, 10%).")
+    var loss = "0"
+
+    @Option(help: "Line rate in bits per second (e.g. 10000000, 10M, 1.5G; decimal prefixes). 0: unlimited.")
+    var rate = "0"
+
+    @Option(help: "Packets that may wait for the transmitter in each direction before new ones are dropped (with --rate).")
+    var queue = 1000
+
+    @Option(help: "Seed for loss and jitter, to replay a run (default: random, shown by `lab status`).")
+    var seed: UInt64?
+
+    @Option(name: .customLong("rt-priority"), help: "Run the delay line under SCHED_FIFO at this priority (1-99), so a busy machine does not delay its wake-ups; 0: ordinary scheduling.")
+    var realtimePriority: Int32 = 20
+
+    @Option(name: .customLong("wake-early"), help: "Wake this long before a packet's deadline and wait for it awake, polling (0: sleep until the deadline).")
+    var wakeEarly = "50us"
+
+    @Option(name: .customLong("poll-linger"), help: "Keep polling the TUN devices (instead of sleeping until the next packet wakes the delay line) until none came for this long (0: never poll).")
+    var pollLinger = "20ms"
+
+    @Flag(name: .customLong("busy-poll"), help: "Poll all the time, even when the link is idle (90% of a CPU).")
+    var busyPoll = false
+
+    /// What `lab up` passes on to the delay line besides the link's settings.
+    var daemonOptions: [String] {
+        ["--rt-priority", "\(realtimePriority)", "--wake-early", wakeEarly, "--poll-linger", pollLinger] + (busyPoll ? ["--busy-poll"] : [])
+    }
+
+    /// `UInt64.max` for --busy-poll.
+    func pollLingerNanoseconds() throws -> UInt64 {
+        busyPoll ? .max : try durationOption(pollLinger, "--poll-linger", bareUnit: .milliseconds)
+    }
+
+    func settings() throws -> LinkSettings {
+        var s = LinkSettings()
+        s.delayNanoseconds = try durationOption(delay, "--delay", bareUnit: .milliseconds)
+        s.jitterNanoseconds = try durationOption(jitter, "--jitter", bareUnit: .milliseconds)
+        s.distribution = distribution
+        s.reorder = reorder
+        guard let l = parsePercent(loss) else { throw ValidationError("--loss: expected a percentage from 0 to 100, such as 1, 0.5 or 10%") }
+        s.lossPercent = l
+        guard let r = parseBitRate(rate) else { throw ValidationError("--rate: expected bits per second, such as 10000000, 10M or 1.5G") }
+        guard r == 0 || r >= 8_000 else { throw ValidationError("--rate: at least 8000 bits/s (or 0 for unlimited)") }
+        s.rateBitsPerSecond = r
+        guard queue >= 1 else { throw ValidationError("--queue must be at least 1") }
+        guard (0...99).contains(realtimePriority) else { throw ValidationError("--rt-priority must be from 0 to 99") }
+        _ = try pollLingerNanoseconds()
+        guard try durationOption(wakeEarly, "--wake-early", bareUnit: .microseconds) <= 10_000_000 else {
+            throw ValidationError("--wake-early: at most 10ms")
+        }
+        s.queueLimitPackets = queue
+        return s
+    }
+
+    func validate() throws { _ = try settings() }
+}
+
+struct LabUp: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "up",
+        abstract: "Make the two namespaces and start the delay line between them."
+    )
+
+    @OptionGroup var link: LinkOptions
+
+    func run() throws {
+        let settings = try link.settings()
+        let seed = link.seed ?? UInt64.random(in: 0...UInt64.max)
+        let executable: String
+        do {
+            executable = try currentExecutablePath()
+        } catch {
+            complain("cannot find my own executable: \(error)")
+            throw ExitCode(1)
+        }
+        let result: Lab.UpResult
+        do {
+            result = try Lab.up(settings: settings, seed: seed, daemonOptions: link.daemonOptions, executable: executable)
+        } catch {
+            complain(error.description)
+            throw ExitCode(error.exitCode)
+        }
+        var text = "wirelat lab is up: delay line pid \(result.pid), log \(Lab.logFile)\n"
+        text += "  link, each direction: \(settings.summary)\n"
+        let rtt = 2 * settings.delayNanoseconds
+        text += "  a↔b round trip adds \(formatDuration(.nanoseconds(Int64(clamping: rtt)))) (twice the one-way delay)"
+        text += settings.rateBitsPerSecond > 0 ? ", plus serialization at \(formatBitRate(settings.rateBitsPerSecond))\n" : "\n"
+        for side in Lab.sides {
+            text += "  \(side.letter): namespace \(side.namespace), device \(Lab.deviceName) (TUN, MTU \(Lab.mtu)), "
+            text += "\(side.ipv4)/\(LabSide.prefixLengthIPv4), \(side.ipv6)/\(LabSide.prefixLengthIPv6)\n"
+        }
+        text += "  seed \(result.seed)\n"
+        text += "  try: wirelat lab exec a -- ping -c 5 \(Lab.sides[1].ipv4)\n"
+        emit(text)
+    }
+}
+
+struct LabExec: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "exec",
+        abstract: "Run a command inside wirelat-a or wirelat-b (as `ip netns exec`); its exit status is passed through.",
+        discussion: "Example: wirelat lab exec b -- wirelat server --port 5555"
+    )
+
+    @Argument(help: "Which side: a (wirelat-a, 10.77.0.1) or b (wirelat-b, 10.77.0.2).")
+    var side: String
+
+    @Argument(parsing: .captureForPassthrough, help: "The command and its arguments, after --.")
+    var command: [String] = []
+
+    var commandLine: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
+
+    func validate() throws {
+        guard Lab.side(side) != nil else { throw ValidationError("side must be a or b, not \(side)") }
+        guard !commandLine.isEmpty else { throw ValidationError("give the command to run after --, e.g. wirelat lab exec a -- ping 10.77.0.2") }
+    }
+
+    func run() throws {
+        let error = Lab.exec(side: Lab.side(side)!, command: commandLine)
+        complain(error.description)
+        if case .failed = error { throw ExitCode(commandLine.isEmpty ? 1 : 127) }
+        throw ExitCode(error.exitCode)
+    }
+}
+
+struct LabStatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show the link's settings and each direction's counters and the delay line's own latency."
+    )
+
+    @Option(help: "Also write the status as JSON to FILE (- for standard output only).")
+    var json: String?
+
+    func run() throws {
+        switch Lab.status() {
+        case .down:
+            complain("the lab is not up: `wirelat lab up` starts it")
+            throw ExitCode(1)
+        case .died(let pid, let logTail):
+            let who = pid.map { "the delay line (pid \($0))" } ?? "the delay line"
+            var line = "\(who) is not running: it died or was killed, so nothing carries packets between wirelat-a and wirelat-b; `wirelat lab down` cleans up"
+            if !logTail.isEmpty { line += "\nlast lines of its log (\(Lab.logFile)):\n\(logTail)" }
+            complain(line)
+            throw ExitCode(1)
+        case .running(let status, let age):
+            if let path = json {
+                if path == "-" {
+                    emit(status.json)
+                    return
+                }
+                do {
+                    try status.json.write(toFile: path, atomically: true, encoding: .utf8)
+                } catch {
+                    complain("cannot write \(path): \(error.localizedDescription)")
+                    throw ExitCode(2)
+                }
+            }
+            emit(render(status, ageNanoseconds: age))
+        }
+    }
+
+    func render(_ status: LabStatus, ageNanoseconds: Int64) -> String {
+        let upSeconds = Double(status.updatedNanoseconds - status.startedNanoseconds) / 1e9
+        var text = "wirelat lab: up \(formatFixed(upSeconds, 1)) s, delay line pid \(status.pid)"
+        text += ", status written \(formatFixed(Double(max(ageNanoseconds, 0)) / 1e6, 0)) ms ago\n"
+        if ageNanoseconds > 2_000_000_000 {
+            text += "  warning: the status is \(formatFixed(Double(ageNanoseconds) / 1e9, 1)) s old: the delay line may be stuck\n"
+        }
+        text += "link, each direction: \(status.settings.summary); seed \(status.seed)\n"
+        text += "delay line scheduling: " + (status.realtimePriority > 0 ? "SCHED_FIFO priority \(status.realtimePriority)" : "ordinary")
+        text += ", wakes \(formatDuration(.nanoseconds(Int64(clamping: status.wakeEarlyNanoseconds)))) before a deadline, "
+        switch status.pollLingerNanoseconds {
+        case 0: text += "never polls\n"
+        case .max: text += "polls all the time (--busy-poll)\n"
+        case let linger: text += "polls until the link is idle for \(formatDuration(.nanoseconds(Int64(clamping: linger))))\n"
+        }
+        let header = ["direction", "read", "sent", "bytes sent", "lost", "queue drops", "held", "backlog", "max held"]
+        let widths = [9, 10, 10, 13, 8, 11, 6, 7, 8]
+        text += zip(header, widths).map { leftPad($0, $1) }.joined(separator: " ") + "\n"
+        for d in status.directions {
+            let cells = [arrow(d.direction), "\(d.readPackets)", "\(d.sentPackets)", "\(d.sentBytes)", "\(d.droppedLoss)",
+                         "\(d.droppedQueue)", "\(d.depth)", "\(d.backlog)", "\(d.maxDepth)"]
+            text += zip(cells, widths).map { leftPad($0, $1) }.joined(separator: " ") + "\n"
+        }
+        text += "delay line's own added latency, one-way per packet (write issued − deadline; − read done when forwarded at once):\n"
+        for d in status.directions {
+            let l = d.ownLatency
+            func us(_ ns: Double) -> String { formatFixed(ns / 1000, 1) }
+            text += "  \(arrow(d.direction)): mean \(us(l.meanNanoseconds)) µs, p50 \(us(Double(l.p50Nanoseconds))) µs, "
+            text += "p99 \(us(Double(l.p99Nanoseconds))) µs, max \(us(Double(l.maxNanoseconds))) µs over \(l.samples) packets"
+            text += " (\(d.forwardedAtOnce) at once, \(d.forwardedByTimer) by timer)"
+            if d.writeErrors > 0 { text += ", \(d.writeErrors) write errors" }
+            text += "\n"
+        }
+        return text
+    }
+
+    private func arrow(_ direction: String) -> String {
+        direction.replacingOccurrences(of: ">", with: " → ")
+    }
+}
+
+struct LabDown: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "down",
+        abstract: "Stop the delay line, delete both namespaces and remove the lab's files (nothing up: nothing to do)."
+    )
+
+    func run() throws {
+        let result: Lab.DownResult
+        do {
+            result = try Lab.down()
+        } catch {
+            complain(error.description)
+            throw ExitCode(error.exitCode)
+        }
+        if result.nothingWasUp {
+            emit("wirelat lab: nothing was up\n")
+            return
+        }
+        var parts: [String] = []
+        if !result.killed.isEmpty { parts.append("stopped the delay line (pid \(result.killed.map(String.init).joined(separator: ", ")))") }
+        if !result.namespaces.isEmpty { parts.append("deleted \(result.namespaces.joined(separator: " and "))") }
+        parts.append("removed \(Lab.stateDirectory)")
+        emit("wirelat lab is down: \(parts.joined(separator: ", "))\n")
+    }
+}
+
+/// The delay line itself, started detached by `lab up`.
+struct LabDelayLine: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "delay-line",
+        abstract: "The lab's delay-line process (started by `wirelat lab up`).",
+        shouldDisplay: false
+    )
+
+    @OptionGroup var link: LinkOptions
+
+    @Option(name: .customLong("ready-fd"), help: "Write `ready` or `error: …` to this descriptor once running, then close it.")
+    var readyFD: Int32?
+
+    func run() throws {
+        var settings = try link.settings()
+        settings.heldLimitPackets = LinkSettings().heldLimitPackets
+        let seed = link.seed ?? UInt64.random(in: 0...UInt64.max)
+        // Its own session, and none of its parent's descriptors: `lab up`, its terminal and
+        // whoever waits for `lab up` to finish must not wait for the delay line.
+        try? startNewSession()
+        closeInheritedDescriptors(keeping: readyFD.map { [$0] } ?? [])
+        try? setTimerSlack(nanoseconds: 1)
+        var scheduling = "ordinary scheduling"
+        var priority: Int32 = 0
+        if link.realtimePriority > 0 {
+            do {
+                try setRealtimePriority(link.realtimePriority)
+                priority = link.realtimePriority
+                scheduling = "SCHED_FIFO priority \(priority)"
+            } catch {
+                scheduling = "ordinary scheduling (\(error))"
+            }
+        }
+        log("delay line pid \(getpid()) starting: \(settings.summary), seed \(seed), \(scheduling)")
+        let wakeEarly = try durationOption(link.wakeEarly, "--wake-early", bareUnit: .microseconds)
+        let pollLinger = try link.pollLingerNanoseconds()
+        let daemon: DelayLineDaemon
+        do {
+            daemon = try DelayLineDaemon(settings: settings, seed: seed, realtimePriority: priority, wakeEarlyNanoseconds: wakeEarly,
+                                         pollLingerNanoseconds: pollLinger)
+        } catch {
+            log("cannot create the TUN devices: \(error)")
+            tell("error: cannot create the TUN devices: \(error)")
+            throw ExitCode(1)
+        }
+        do {
+            try daemon.run {
+                log("running")
+                tell("ready")
+            }
+        } catch {
+            log("stopped on an error: \(error)")
+            throw ExitCode(1)
+        }
+        for d in daemon.counters {
+            log("\(d.direction): read \(d.readPackets), sent \(d.sentPackets), lost \(d.droppedLoss), queue drops \(d.droppedQueue), own latency mean \(formatFixed(d.ownLatency.meanNanoseconds / 1000, 1)) µs p99 \(formatFixed(Double(d.ownLatency.p99Nanoseconds) / 1000, 1)) µs")
+        }
+        log("stopped")
+    }
+
+    private func log(_ line: String) {
+        emit("\(localTimeOfDay()) \(line)\n")
+    }
+
+    private func tell(_ line: String) {
+        guard let fd = readyFD else { return }
+        var bytes = Array("\(line)\n".utf8)
+        writeAll(fd, &bytes)
+        closeDescriptor(fd)
+    }
+}
