@@ -58,22 +58,8 @@ public enum ComparePage {
 
     """
 
-    /// XML and HTML text escaping.
-    public static func escape(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.count)
-        for c in text {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.append(c)
-            }
-        }
-        return out
-    }
+    /// XML and HTML text escaping (`escapeHTML`).
+    public static func escape(_ text: String) -> String { escapeHTML(text) }
 
     static func f(_ v: Double) -> String { formatFixed(v, 1) }
 

@@ -943,19 +943,3 @@ func axisLabel(_ value: Double) -> String {
     return formatFixed(value, 4)
 }
 
-/// Text for HTML and XML: & < > " ' escaped.
-func escapeHTML(_ text: String) -> String {
-    var out = ""
-    out.reserveCapacity(text.count)
-    for c in text {
-        switch c {
-        case "&": out += "&amp;"
-        case "<": out += "&lt;"
-        case ">": out += "&gt;"
-        case "\"": out += "&quot;"
-        case "'": out += "&#39;"
-        default: out.append(c)
-        }
-    }
-    return out
-}
