@@ -102,9 +102,16 @@ struct ClientCommand: ParsableCommand {
         raiseDescriptorLimit()
         let sizes = try lengths()
         var text = ""
+        // With `--json -` standard output carries the JSON object alone; the text report,
+        // still useful as progress, goes to standard error.
+        let jsonOnStandardOutput = json == "-"
         func say(_ s: String) {
             text += s
-            emit(s)
+            if jsonOnStandardOutput {
+                FileHandle.standardError.write(Data(s.utf8))
+            } else {
+                emit(s)
+            }
         }
         var first = try settings(length: sizes[0])
         if sizes.count > 1 { first.length = sizes[0] }

@@ -82,6 +82,21 @@ struct ClientServerEndToEnd {
         #expect(json["completed"] as? Bool == true)
     }
 
+    @Test("--json -: standard output is the JSON object alone, the text report goes to standard error")
+    func jsonToStandardOutput() async throws {
+        let dir = try ScratchDirectory("json-stdout")
+        defer { dir.remove() }
+        let port = freePort(23_250)
+        let server = try await startServer(["--port", "\(port)"], in: dir)
+        defer { server.kill() }
+        let client = try await runWirelat(
+            ["client", "127.0.0.1", "--port", "\(port)", "--duration", "1s", "--json", "-"], in: dir, name: "client")
+        #expect(client.exit.status == 0, "\(client.exit)\n\(client.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(client.stdout.utf8)) as? [String: Any]
+        #expect(object?["command"] as? String == "client", "stdout is not one JSON object:\n\(client.stdout)")
+        #expect(client.stderr.contains("Test finished."), "the text report is not on stderr:\n\(client.stderr)")
+    }
+
     @Test("the server killed mid-test: exit 1, one line on stderr, and a JSON report of what was measured")
     func serverKilledMidTest() async throws {
         let dir = try ScratchDirectory("kill")

@@ -157,15 +157,22 @@ struct LabEndToEnd {
         let rtt = try #require(report["rtt_ns"] as? [String: Any])
         let p50 = Double(try #require(integer(rtt["p50"]))) / 1e6
         #expect(p50 >= 1.999 && p50 <= upper, "client p50 \(p50) ms, expected 2 ms (≤ \(upper))")
-        #expect((integer(report["samples"]) ?? 0) > 500)
+        // How many round trips fit in 2 s depends on how busy the machine is (the server's and
+        // the client's wake-ups are inside each exchange); the link's counters must account for
+        // every one of them and every ping.
+        let samples = integer(report["samples"]) ?? 0
+        #expect(samples > 0)
         print("lab delay 1ms: ping avg \(v4avg) ms (IPv6 \(v6avg) ms), wirelat client sync p50 \(p50) ms, mean \((number(rtt["mean"]) ?? 0) / 1e6) ms")
 
+        // The delay line rewrites its status every 100 ms; let it catch up with the last packets.
+        try await Task.sleep(for: .milliseconds(300))
         let s = try await status()
         #expect(integer(s["delay_ns"]) == 1_000_000)
+        let crossings = 2 * (3 + 100) + samples
         for (name, d) in directions(s) {
-            #expect((integer(d["sent_packets"]) ?? 0) > 500, "\(name): \(d)")
+            #expect((integer(d["sent_packets"]) ?? 0) >= crossings, "\(name): \(d), expected at least \(crossings) packets")
             let own = d["own_latency"] as? [String: Any] ?? [:]
-            #expect((integer(own["samples"]) ?? 0) > 500, "\(name): \(own)")
+            #expect((integer(own["samples"]) ?? 0) >= crossings, "\(name): \(own)")
         }
         let text = try await lab(["status"])
         #expect(text.exit.status == 0 && text.stdout.contains("a → b") && text.stdout.contains("own added latency"), "\(text.stdout)")
