@@ -44,6 +44,13 @@ public final class Server {
     private var tests: [TestKey: TestAggregate] = [:]
     private var readBuffer: UnsafeMutableRawBufferPointer
     private var acceptPaused = false
+    /// Runs `--write-dir`'s fsyncs, so one connection's disk never holds up the others.
+    private var diskPool: BlockingCallPool?
+    /// Worker threads for fsync; each connection has at most one fsync running at a time.
+    static let diskThreads = 4
+    /// A connection with this many messages waiting for their fsync is not read from
+    /// until some complete.
+    static let maximumPendingDiskSyncs = 64
 
     public init(configuration: ServerConfiguration, loop: EventLoop, log: @escaping (String) -> Void) {
         self.configuration = configuration
@@ -54,6 +61,7 @@ public final class Server {
 
     deinit {
         for fd in connections.keys { loop.deregister(fd) }
+        diskPool?.shutdown()
         readBuffer.deallocate()
     }
 
@@ -80,6 +88,13 @@ public final class Server {
         } catch {
             let hint = error.errno == EADDRINUSE ? " (another process is listening there)" : ""
             throw .system("cannot listen on \(address): \(error)\(hint)")
+        }
+        if configuration.writeDirectory != nil {
+            do {
+                diskPool = try BlockingCallPool(threads: Self.diskThreads, loop: loop)
+            } catch {
+                throw .system("cannot start the disk-write threads: \(error)")
+            }
         }
         listener = socket
         boundAddress = socket.localAddress
@@ -281,14 +296,10 @@ public final class Server {
                     ended = true
                     return
                 }
-                if let disk = c.diskFile, diskError == nil {
-                    let t0 = monotonicNanoseconds()
-                    if Glibc.fsync(disk.rawValue) != 0 {
-                        diskError = "fsync: \(SystemError(call: "fsync", errno: Glibc.errno))"
-                    }
-                    c.fsync.record(monotonicNanoseconds() &- t0)
-                }
-                if request.mode == .sync || header.ackRequested {
+                let answer = request.mode == .sync || header.ackRequested
+                if c.diskFile != nil {
+                    c.diskQueue.append(PendingDiskSync(sequence: header.sequence, reply: answer))
+                } else if answer {
                     self.reply(c, sequence: header.sequence)
                 }
             })
@@ -303,18 +314,11 @@ public final class Server {
             close(fd, outcome: .failed(diskError))
             return
         }
+        startDiskSync(c)
         if ended {
             c.finished = true
-            let summary = c.fsync.summary()
-            let message = ControlMessage.summary(TestSummary(
-                messages: parser.messages, payloadBytes: parser.payloadBytes, fsyncs: summary.count,
-                fsyncMeanNanoseconds: UInt64(summary.mean), fsyncP99Nanoseconds: summary.p99,
-                fsyncMaxNanoseconds: summary.max)).encoded()
-            if c.pendingThinkReplies > 0 {
-                c.summaryAfterReplies = message
-            } else {
-                c.queue(message)
-            }
+            c.summaryDue = true
+            sendSummaryIfDue(c)
         }
     }
 
@@ -330,12 +334,58 @@ public final class Server {
             guard let self, let c, self.connections[fd] === c else { return }
             c.pendingThinkReplies -= 1
             c.queueReply(sequence)
-            if c.pendingThinkReplies == 0, let summary = c.summaryAfterReplies {
-                c.summaryAfterReplies = nil
-                c.queue(summary)
-            }
+            self.sendSummaryIfDue(c)
             self.flush(c)
         }
+    }
+
+    /// Sends the test summary once the client has ended the test and every reply and
+    /// fsync it waits for is done, so its counts cover every message.
+    private func sendSummaryIfDue(_ c: ServerConnection) {
+        guard c.summaryDue, c.pendingThinkReplies == 0, c.pendingDiskSyncs == 0, let parser = c.parser else { return }
+        c.summaryDue = false
+        let summary = c.fsync.summary()
+        c.queue(ControlMessage.summary(TestSummary(
+            messages: parser.messages, payloadBytes: parser.payloadBytes, fsyncs: summary.count,
+            fsyncMeanNanoseconds: UInt64(summary.mean), fsyncP99Nanoseconds: summary.p99,
+            fsyncMaxNanoseconds: summary.max)).encoded())
+    }
+
+    /// Hands the connection's oldest message waiting for its fsync to the disk threads,
+    /// unless one of its fsyncs is already running: a message is durable, and answered,
+    /// only after every earlier one. The payload was written on the loop (it goes to the
+    /// page cache); the fsync, which waits for the device, runs on a worker thread.
+    private func startDiskSync(_ c: ServerConnection) {
+        guard !c.diskSyncRunning, c.diskQueueHead < c.diskQueue.count, let disk = c.diskFile, let diskPool else { return }
+        c.diskSyncRunning = true
+        let fd = c.socket.rawValue
+        let raw = disk.rawValue
+        diskPool.submit({ Int64(Glibc.fsync(raw)) }) { [weak self] outcome in
+            // The completion holds `disk`, so its descriptor stays open while fsync runs.
+            withExtendedLifetime(disk) {}
+            guard let self, self.connections[fd] === c else { return }
+            self.diskSynced(c, outcome)
+        }
+    }
+
+    private func diskSynced(_ c: ServerConnection, _ outcome: BlockingCallResult) {
+        let fd = c.socket.rawValue
+        c.diskSyncRunning = false
+        c.fsync.record(outcome.nanoseconds)
+        if outcome.failed {
+            close(fd, outcome: .failed("fsync: \(SystemError(call: "fsync", errno: outcome.errno))"))
+            return
+        }
+        let done = c.diskQueue[c.diskQueueHead]
+        c.diskQueueHead += 1
+        if c.diskQueueHead == c.diskQueue.count {
+            c.diskQueue.removeAll(keepingCapacity: true)
+            c.diskQueueHead = 0
+        }
+        if done.reply { reply(c, sequence: done.sequence) }
+        startDiskSync(c)
+        sendSummaryIfDue(c)
+        flush(c)
     }
 
     private func flush(_ c: ServerConnection) {
@@ -347,7 +397,7 @@ public final class Server {
             return
         }
         let wantWrite = c.hasPendingOutput
-        let pauseRead = c.pendingOutputBytes > 1 << 20
+        let pauseRead = c.pendingOutputBytes > 1 << 20 || c.pendingDiskSyncs >= Self.maximumPendingDiskSyncs
         if wantWrite != c.watchingWrite || pauseRead != c.readPaused {
             c.watchingWrite = wantWrite
             c.readPaused = pauseRead
@@ -465,6 +515,13 @@ struct TestAggregate {
     }
 }
 
+/// A message whose payload is written and whose fsync is to come; `reply` when the
+/// client waits for an answer to it.
+struct PendingDiskSync {
+    var sequence: UInt32
+    var reply: Bool
+}
+
 /// One client connection's state on the server.
 final class ServerConnection {
     let socket: TCPSocket
@@ -481,7 +538,13 @@ final class ServerConnection {
     var startedAt: UInt64 = 0
     var finished = false
     var pendingThinkReplies = 0
-    var summaryAfterReplies: [UInt8]?
+    /// Messages written to `diskFile` and waiting for their fsync, oldest at `diskQueueHead`.
+    var diskQueue: [PendingDiskSync] = []
+    var diskQueueHead = 0
+    var diskSyncRunning = false
+    var pendingDiskSyncs: Int { diskQueue.count - diskQueueHead }
+    /// The client ended the test; the summary goes out when nothing is pending.
+    var summaryDue = false
     var watchingWrite = false
     var readPaused = false
 

@@ -141,14 +141,16 @@ struct LabEndToEnd {
         _ = try await ping(from: "a", "10.77.0.2", count: 3)
         let v4 = try await ping(from: "a", "10.77.0.2", count: 100)
         #expect(v4.received == 100, "\(v4)")
-        let v4avg = try #require(v4.averageMilliseconds)
-        #expect(v4avg >= 1.999 && v4avg <= upper, "ping avg \(v4avg) ms, expected 2 ms (≤ \(upper))")
+        // The median, not ping's mean: a reply that waited for a busy CPU (ping's own, the
+        // delay line's) is the machine's, not the link's, and one such moves a mean.
+        let v4avg = try #require(v4.medianMilliseconds)
+        #expect(v4avg >= 1.999 && v4avg <= upper, "ping median \(v4avg) ms, expected 2 ms (≤ \(upper))")
         #expect(v4.replyMilliseconds.allSatisfy { $0 >= 1.999 }, "a reply came back faster than 2 × 1 ms: \(v4.replyMilliseconds.min() ?? 0)")
         _ = try await ping(from: "b", "fd00:77::1", count: 3)
         let v6 = try await ping(from: "b", "fd00:77::1", count: 100)
         #expect(v6.received == 100, "\(v6)")
-        let v6avg = try #require(v6.averageMilliseconds)
-        #expect(v6avg >= 1.999 && v6avg <= upper, "ping -6 avg \(v6avg) ms")
+        let v6avg = try #require(v6.medianMilliseconds)
+        #expect(v6avg >= 1.999 && v6avg <= upper, "ping -6 median \(v6avg) ms")
 
         // Kernel timestamps, as ping takes its own (SO_TIMESTAMP): a user-space clock would
         // add the client's wake-up after 2 ms asleep, which on an idle VM is 30–150 µs and
@@ -162,7 +164,7 @@ struct LabEndToEnd {
         // every one of them and every ping.
         let samples = integer(report["samples"]) ?? 0
         #expect(samples > 0)
-        print("lab delay 1ms: ping avg \(v4avg) ms (IPv6 \(v6avg) ms), wirelat client sync p50 \(p50) ms, mean \((number(rtt["mean"]) ?? 0) / 1e6) ms")
+        print("lab delay 1ms: ping median \(v4avg) ms (IPv6 \(v6avg) ms), wirelat client sync p50 \(p50) ms, mean \((number(rtt["mean"]) ?? 0) / 1e6) ms")
 
         // The delay line rewrites its status every 100 ms; let it catch up with the last packets.
         try await Task.sleep(for: .milliseconds(300))

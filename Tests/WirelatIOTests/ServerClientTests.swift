@@ -125,6 +125,35 @@ extension InProcess {
             }
         }
 
+        @Test("write-dir, async mode and 4 connections: the summary counts an fsync for every message, and every byte is on disk",
+              arguments: [(TestMode.async, 1), (TestMode.sync, 4)])
+        func writeDirectoryStreams(mode: TestMode, connections: Int) async throws {
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wlt-io-\(UInt32.random(in: 0...UInt32.max))").path
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let length = 1000
+            try await withServer({ $0.writeDirectory = dir }) { server in
+                var settings = loopbackSettings(port: server.port, length: length, duration: .milliseconds(500))
+                settings.mode = mode
+                settings.connections = connections
+                settings.wantsDiskWrite = true
+                let report = try await runClient(settings)
+                #expect(report.error == nil)
+                #expect(report.completed)
+                let side = try #require(report.server)
+                #expect(side.messages > 0)
+                #expect(side.fsyncs == side.messages, "\(side.fsyncs) fsyncs for \(side.messages) messages")
+                _ = await server.waitUntil { $0.counters.testsFinished == 1 }
+
+                let files = try FileManager.default.contentsOfDirectory(atPath: dir)
+                #expect(files.count == connections, "files written: \(files)")
+                let total = try files.reduce(0) { sum, name in
+                    sum + ((try FileManager.default.attributesOfItem(atPath: "\(dir)/\(name)")[.size] as? Int) ?? 0)
+                }
+                #expect(total == Int(side.messages) * length, "\(total) bytes on disk for \(side.messages) messages of \(length)")
+            }
+        }
+
         @Test("a length above the server's maximum is refused, and the report says so")
         func lengthAboveServerMaximum() async throws {
             try await withServer({ $0.maxPayloadLength = 1000 }) { server in
