@@ -241,6 +241,10 @@ public enum Lab {
         let dev = deviceName
         try ip(n + ["link", "set", "lo", "up"])
         try ip(n + ["link", "set", "dev", dev, "mtu", "\(mtu)"])
+        // No link-local address: the link is point to point with no neighbour discovery,
+        // and without one the kernel sends no housekeeping packets (MLD reports, router
+        // solicitations) into a link whose other end may not be up yet.
+        try ip(n + ["link", "set", "dev", dev, "addrgenmode", "none"])
         try ip(n + ["addr", "add", "\(side.ipv4)/\(LabSide.prefixLengthIPv4)", "dev", dev])
         try ip(n + ["-6", "addr", "add", "\(side.ipv6)/\(LabSide.prefixLengthIPv6)", "dev", dev, "nodad"])
         try ip(n + ["link", "set", "dev", dev, "up"])
@@ -397,6 +401,8 @@ public struct LabDirectionStatus: Codable, Sendable, Equatable {
     public var droppedLoss: UInt64 = 0
     public var droppedQueue: UInt64 = 0
     public var writeErrors: UInt64 = 0
+    /// Why the latest failed write failed.
+    public var lastWriteError: String?
     /// Packets held now, and of those how many wait for (or are on) the transmitter.
     public var depth: Int = 0
     public var backlog: Int = 0
@@ -415,6 +421,7 @@ public struct LabDirectionStatus: Codable, Sendable, Equatable {
         case droppedLoss = "dropped_loss"
         case droppedQueue = "dropped_queue"
         case writeErrors = "write_errors"
+        case lastWriteError = "last_write_error"
         case depth, backlog
         case maxDepth = "max_depth"
         case forwardedAtOnce = "forwarded_at_once"
@@ -501,6 +508,7 @@ public struct LabStatus: Codable, Sendable, Equatable {
             s += "{\"direction\":\"\(d.direction)\",\"read_packets\":\(d.readPackets),\"read_bytes\":\(d.readBytes)"
             s += ",\"sent_packets\":\(d.sentPackets),\"sent_bytes\":\(d.sentBytes)"
             s += ",\"dropped_loss\":\(d.droppedLoss),\"dropped_queue\":\(d.droppedQueue),\"write_errors\":\(d.writeErrors)"
+            if let e = d.lastWriteError { s += ",\"last_write_error\":\"\(jsonEscaped(e))\"" }
             s += ",\"depth\":\(d.depth),\"backlog\":\(d.backlog),\"max_depth\":\(d.maxDepth)"
             s += ",\"forwarded_at_once\":\(d.forwardedAtOnce),\"forwarded_by_timer\":\(d.forwardedByTimer)"
             let l = d.ownLatency
@@ -568,7 +576,10 @@ final class LinkDirection {
                 status.sentBytes &+= UInt64(packet.count)
                 return
             }
-        } catch {}
+            status.lastWriteError = "the device's queue is full (EAGAIN)"
+        } catch {
+            status.lastWriteError = "\(error)"
+        }
         status.writeErrors &+= 1
     }
 
@@ -816,4 +827,19 @@ public final class DelayLineDaemon {
         status.sequence = statusSequence
         try? statusFile?.overwrite(status.json)
     }
+}
+
+/// `text` as the inside of a JSON string (RFC 8259 §7).
+private func jsonEscaped(_ text: String) -> String {
+    var out = ""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+        default: out.unicodeScalars.append(scalar)
+        }
+    }
+    return out
 }

@@ -227,7 +227,10 @@ struct LabStatusCommand: ParsableCommand {
             text += "  \(arrow(d.direction)): mean \(us(l.meanNanoseconds)) µs, p50 \(us(Double(l.p50Nanoseconds))) µs, "
             text += "p99 \(us(Double(l.p99Nanoseconds))) µs, max \(us(Double(l.maxNanoseconds))) µs over \(l.samples) packets"
             text += " (\(d.forwardedAtOnce) at once, \(d.forwardedByTimer) by timer)"
-            if d.writeErrors > 0 { text += ", \(d.writeErrors) write errors" }
+            if d.writeErrors > 0 {
+                text += ", \(d.writeErrors) write errors"
+                if let why = d.lastWriteError { text += " (the latest: \(why))" }
+            }
             text += "\n"
         }
         return text
