@@ -173,6 +173,8 @@ struct LabEndToEnd {
         let crossings = 2 * (3 + 100) + samples
         for (name, d) in directions(s) {
             #expect((integer(d["sent_packets"]) ?? 0) >= crossings, "\(name): \(d), expected at least \(crossings) packets")
+            #expect(integer(d["write_errors"]) == 0 && integer(d["sent_packets"]) == integer(d["read_packets"]),
+                    "\(name): with no loss set, every packet read is sent: \(d)")
             let own = d["own_latency"] as? [String: Any] ?? [:]
             #expect((integer(own["samples"]) ?? 0) >= crossings, "\(name): \(own)")
         }
