@@ -34,10 +34,13 @@ public final class PcapHandle {
     /// True when timestamps are nanoseconds (always asked for; a live interface may refuse).
     public let nanosecond: Bool
     public let isLive: Bool
+    /// The file an offline handle reads ("-" for standard input); nil for a live one.
+    public let path: String?
 
-    private init(handle: OpaquePointer, isLive: Bool) {
+    private init(handle: OpaquePointer, isLive: Bool, path: String? = nil) {
         self.handle = handle
         self.isLive = isLive
+        self.path = path
         linkType = LinkType(rawValue: UInt32(bitPattern: pcap_datalink(handle)))
         nanosecond = pcap_get_tstamp_precision(handle) == Int32(PCAP_TSTAMP_PRECISION_NANO)
     }
@@ -46,14 +49,21 @@ public final class PcapHandle {
         pcap_close(handle)
     }
 
-    /// Opens a pcap or pcapng file with nanosecond timestamps.
+    /// Opens a pcap or pcapng file ("-": standard input) with nanosecond timestamps.
+    /// libpcap reads and checks the file header here; the packets come later, from
+    /// `dispatch` or from `mappedPackets()`.
     /// The corresponding C function is `pcap_open_offline_with_tstamp_precision`.
     public static func openOffline(_ path: String) throws(PcapError) -> PcapHandle {
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
         guard let h = pcap_open_offline_with_tstamp_precision(path, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf) else {
-            throw PcapError(.badFile, "cannot read \(path): \(cString(errbuf))")
+            var why = cString(errbuf)
+            // libpcap names the file itself when fopen fails; its words for an empty file or an unknown magic say little.
+            if why.hasPrefix(path + ": ") { why.removeFirst(path.count + 2) }
+            if why == "unknown file format" { why = "not a pcap or pcapng capture file" }
+            if why == "truncated dump file; tried to read 4 file header bytes, only got 0" { why = "it is empty" }
+            throw PcapError(.badFile, "cannot read \(fileDisplayName(path)): \(why)")
         }
-        return PcapHandle(handle: h, isLive: false)
+        return PcapHandle(handle: h, isLive: false, path: path)
     }
 
     /// Opens an interface for live capture: snapshot length, kernel buffer
@@ -91,14 +101,22 @@ public final class PcapHandle {
         return PcapHandle(handle: h, isLive: true)
     }
 
-    /// Compiles and installs a BPF filter (tcpdump's expression syntax).
-    public func setFilter(_ expression: String) throws(PcapError) {
-        var program = bpf_program()
-        if pcap_compile(handle, &program, expression, 1, PCAP_NETMASK_UNKNOWN) != 0 {
+    /// Compiles a BPF filter (tcpdump's expression syntax) for this handle's link
+    /// type and snapshot length, optimised, netmask unknown, as tcpdump compiles it.
+    /// The corresponding C function is `pcap_compile`.
+    public func compileFilter(_ expression: String) throws(PcapError) -> PcapFilter {
+        let filter = PcapFilter()
+        if pcap_compile(handle, filter.program, expression, 1, PCAP_NETMASK_UNKNOWN) != 0 {
             throw PcapError(.filter, "bad filter \"\(expression)\": \(cString(pcap_geterr(handle)))")
         }
-        defer { pcap_freecode(&program) }
-        if pcap_setfilter(handle, &program) != 0 {
+        return filter
+    }
+
+    /// Compiles and installs a BPF filter, which `dispatch` then applies.
+    /// The corresponding C function is `pcap_setfilter`.
+    public func setFilter(_ expression: String) throws(PcapError) {
+        let filter = try compileFilter(expression)
+        if pcap_setfilter(handle, filter.program) != 0 {
             throw PcapError(.filter, "cannot install filter: \(cString(pcap_geterr(handle)))")
         }
     }
@@ -126,14 +144,15 @@ public final class PcapHandle {
                 let box = Unmanaged<DispatchBox>.fromOpaque(user).takeUnretainedValue()
                 let h = header.pointee
                 let packet = CapturedPacket(
-                    timestamp: CaptureTimestamp(seconds: Int64(h.ts.tv_sec), fraction: UInt32(truncatingIfNeeded: h.ts.tv_usec),
-                                                unit: box.nanosecond ? .nanoseconds : .microseconds),
+                    timestamp: captureTimestamp(h.ts, nanosecond: box.nanosecond),
                     wireLength: Int(h.len), linkType: box.linkType, interfaceID: 0,
                     data: UnsafeRawBufferPointer(start: bytes, count: Int(h.caplen)))
                 box.body(packet)
             }, UnsafeMutablePointer(OpaquePointer(user)))
             if n == PCAP_ERROR {
-                throw PcapError(isLive ? .other : .badFile, "reading packets: \(cString(pcap_geterr(handle)))")
+                let why = cString(pcap_geterr(handle))
+                if let path { throw PcapError(.badFile, "cannot read \(fileDisplayName(path)): \(why)") }
+                throw PcapError(.other, "reading packets: \(why)")
             }
             return Int(max(0, n))
         }
@@ -141,6 +160,41 @@ public final class PcapHandle {
 
     /// Makes a running `dispatch` return early.
     public func breakLoop() { pcap_breakloop(handle) }
+
+    /// The packets of this offline handle's file read in place, from a read-only
+    /// mapping, instead of copied through libpcap's buffer by `dispatch`. nil when
+    /// they must come through `dispatch`: a live capture, standard input, a FIFO or
+    /// anything else that is not a regular file, a file that cannot be mapped, or
+    /// one `PcapFileReader` would not present exactly as libpcap does.
+    /// libpcap has already read and checked the file header.
+    public func mappedPackets() -> MappedPackets? {
+        guard !isLive, let path, path != "-", libpcapLeavesPacketsAsStored, let stream = pcap_file(handle) else { return nil }
+        let descriptor = fileno(stream)
+        guard descriptor >= 0,
+              let file = (try? MappedFile.map(descriptor: descriptor)) ?? nil,
+              let reader = try? PcapFileReader(bytes: file.bytes),
+              reader.format == .pcapng || pcap_major_version(handle) == 2 && pcap_minor_version(handle) == 4,
+              reader.snapshotLength == Int(pcap_snapshot(handle)),
+              // libpcap numbers link types as DLT_ values, files as LINKTYPE_ values; they differ for raw IP only.
+              reader.linkType == linkType || (reader.linkType == .rawLinkType && linkType == .raw)
+        else { return nil }
+        return MappedPackets(file: file, reader: reader, linkType: linkType, name: fileDisplayName(path))
+    }
+
+    /// Whether libpcap hands over this file's packets as they are stored, so that
+    /// `PcapFileReader` can too. For some link types it rewrites pseudo-headers in
+    /// place (byte-swapped Linux cooked headers of CAN frames, USB, NFLOG) or allows
+    /// records past 256 KiB; it swaps the length fields of pcap versions before 2.4
+    /// (checked against the reader's format) and reads the 0xa1b2cd34 variant's
+    /// longer record headers (which the reader refuses). Those stay with libpcap.
+    /// The link types here are the ones wirelat decodes, where none of that applies.
+    private var libpcapLeavesPacketsAsStored: Bool {
+        switch linkType {
+        case .null, .ethernet, .raw, .loop, .ipv4, .ipv6: return true
+        case .linuxSLL, .linuxSLL2: return pcap_is_swapped(handle) == 0
+        default: return false
+        }
+    }
 
     /// Kernel counters of a live capture: received, dropped by the kernel, dropped by the interface.
     public func statistics() -> (received: UInt32, dropped: UInt32, interfaceDropped: UInt32)? {
@@ -164,6 +218,91 @@ public final class PcapHandle {
 
     /// The timestamp as nanoseconds of the handle's unit, for `PcapDumper`.
     var fractionUnitIsNano: Bool { nanosecond }
+}
+
+/// A compiled BPF program, freed on deinit.
+public final class PcapFilter {
+    let program: UnsafeMutablePointer<bpf_program>
+
+    init() {
+        program = .allocate(capacity: 1)
+        program.initialize(to: bpf_program())
+    }
+
+    deinit {
+        pcap_freecode(program)
+        program.deallocate()
+    }
+
+    /// Whether the packet passes, judged on its captured bytes and wire length
+    /// as libpcap judges the packets `dispatch` reads.
+    /// The corresponding C function is `pcap_offline_filter`.
+    @inline(__always)
+    public func matches(_ packet: borrowing CapturedPacket) -> Bool {
+        var header = pcap_pkthdr()
+        header.caplen = UInt32(truncatingIfNeeded: packet.data.count)
+        header.len = UInt32(truncatingIfNeeded: packet.wireLength)
+        return pcap_offline_filter(program, &header, packet.data.baseAddress?.assumingMemoryBound(to: UInt8.self)) != 0
+    }
+}
+
+/// An offline capture's packets, read by `PcapFileReader` where they lie in a
+/// read-only mapping of the file. Made by `PcapHandle.mappedPackets()` only for
+/// files the reader presents exactly as libpcap does; packets carry the handle's
+/// link type, as they do from `dispatch`. Packets are lent to a closure: they
+/// borrow the mapping.
+public final class MappedPackets {
+    private let file: MappedFile
+    private var reader: PcapFileReader
+    private let linkType: LinkType
+    private let name: String
+
+    init(file: MappedFile, reader: PcapFileReader, linkType: LinkType, name: String) {
+        self.file = file
+        self.reader = reader
+        self.linkType = linkType
+        self.name = name
+    }
+
+    /// Hands up to `limit` packets (all that are left when -1) that pass `filter`
+    /// to `body`, one at a time, as `PcapHandle.dispatch` does. Returns how many
+    /// were handled, 0 at the end of the file. A damaged record throws, after the
+    /// packets before it have been handled.
+    public func dispatch(limit: Int32 = -1, filter: PcapFilter? = nil,
+                         _ body: (borrowing CapturedPacket) -> Void) throws(PcapError) -> Int {
+        var reader = self.reader
+        defer { self.reader = reader }
+        var handled = 0
+        while limit < 0 || handled < Int(limit) {
+            let next: CapturedPacket?
+            do {
+                next = try reader.next()
+            } catch {
+                throw PcapError(.badFile, "cannot read \(name) at byte \(error.offset): \(error.message)")
+            }
+            guard var packet = next else { break }
+            packet.linkType = linkType
+            if let filter, !filter.matches(packet) { continue }
+            body(packet)
+            handled += 1
+        }
+        return handled
+    }
+}
+
+/// A libpcap time stamp as `CapturedPacket` keeps it. A nanosecond handle scales a
+/// microsecond file's fraction ×1000 in a `long`; a fraction past the 32-bit range
+/// (a damaged file's) is only exact as the microseconds the file stored, and kept so.
+@inline(__always)
+private func captureTimestamp(_ ts: timeval, nanosecond: Bool) -> CaptureTimestamp {
+    let seconds = Int64(ts.tv_sec)
+    guard nanosecond else {
+        return CaptureTimestamp(seconds: seconds, fraction: UInt32(truncatingIfNeeded: ts.tv_usec), unit: .microseconds)
+    }
+    if let fraction = Int32(exactly: ts.tv_usec) {
+        return CaptureTimestamp(seconds: seconds, fraction: UInt32(bitPattern: fraction), unit: .nanoseconds)
+    }
+    return CaptureTimestamp(seconds: seconds, fraction: UInt32(truncatingIfNeeded: ts.tv_usec / 1000), unit: .microseconds)
 }
 
 private final class DispatchBox {
@@ -205,6 +344,11 @@ public final class PcapDumper {
     }
 
     public func flush() { _ = pcap_dump_flush(dumper) }
+}
+
+/// How messages name a capture file.
+func fileDisplayName(_ path: String) -> String {
+    path == "-" ? "standard input" : path
 }
 
 func cString(_ pointer: UnsafePointer<CChar>?) -> String {

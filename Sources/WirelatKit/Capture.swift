@@ -43,20 +43,31 @@ public struct CaptureOutcome {
 public final class CaptureSession {
     public let configuration: CaptureConfiguration
     private let handle: PcapHandle
+    /// A regular capture file's packets, read in place rather than through `handle`.
+    private let mapped: MappedPackets?
+    /// The filter `mapped` packets are tested against (libpcap applies its own to `handle`'s).
+    private var filter: PcapFilter?
     private var dumper: PcapDumper?
     private var outcome = CaptureOutcome()
 
-    /// Opens the handle, installs the filter and opens the output file.
+    /// Opens the handle (libpcap checks a file's header), maps a regular file,
+    /// compiles the filter and opens the output file.
     public init(_ configuration: CaptureConfiguration) throws(PcapError) {
         self.configuration = configuration
         switch configuration.source {
         case .file(let path):
             handle = try PcapHandle.openOffline(path)
+            mapped = handle.mappedPackets()
         case .interface(let name):
             handle = try PcapHandle.openLive(name, snapshotLength: configuration.snapshotLength, bufferBytes: configuration.bufferBytes)
+            mapped = nil
         }
-        if let filter = configuration.filter, !filter.isEmpty {
-            try handle.setFilter(filter)
+        if let expression = configuration.filter, !expression.isEmpty {
+            if mapped != nil {
+                filter = try handle.compileFilter(expression)
+            } else {
+                try handle.setFilter(expression)
+            }
         }
         if let path = configuration.writePath {
             dumper = try handle.openDumper(path)
@@ -105,7 +116,13 @@ public final class CaptureSession {
     private func runOffline() {
         do {
             while remaining != 0 {
-                let n = try handle.dispatch(limit: configuration.count == nil ? -1 : remaining) { self.handle($0) }
+                let limit = configuration.count == nil ? -1 : remaining
+                let n: Int
+                if let mapped {
+                    n = try mapped.dispatch(limit: limit, filter: filter) { self.handle($0) }
+                } else {
+                    n = try handle.dispatch(limit: limit) { self.handle($0) }
+                }
                 if n == 0 { break }
             }
         } catch {

@@ -86,6 +86,8 @@ public struct PcapFileReader {
 
     /// libpcap's `MAXIMUM_SNAPLEN`: larger records are refused.
     public static let maximumSnapshotLength = 262_144
+    /// libpcap's `INITIAL_MAX_BLOCKSIZE`: larger pcapng blocks are refused.
+    public static let maximumBlockLength = 16 << 20
 
     public let bytes: UnsafeRawBufferPointer
     public let format: Format
@@ -98,11 +100,18 @@ public struct PcapFileReader {
 
     private var offset: Int
     private var bigEndian: Bool
+    /// The interfaces of the current pcapng section; a new section starts afresh.
     private var interfaces: [Interface] = []
+    /// The file's first interface: libpcap refuses any later one, in any section,
+    /// with another link type or snapshot length.
+    private var firstInterface: Interface?
+    private var sections = 0
 
     private struct Interface {
         var linkType: LinkType
         var snapshotLength: Int
+        /// The IDB's snapshot length as libpcap keeps it (`snapshotLength` is also capped at the maximum).
+        var libpcapSnapshotLength: UInt32
         /// Timestamp units per second (`if_tsresol`).
         var unitsPerSecond: UInt64
         /// Seconds added to every timestamp (`if_tsoffset`).
@@ -200,20 +209,39 @@ public struct PcapFileReader {
 
     // MARK: pcapng
 
+    /// A section header: its byte order, which libpcap requires to stay that of
+    /// the first section, and its version (the first 1.0 or 1.2, later ones 1.x).
     private mutating func readSectionHeader() throws(PcapFileError) {
         guard bytes.count - offset >= 28 else { throw PcapFileError("truncated pcapng section header", at: offset) }
         let order = Self.load32(bytes, offset + 8, bigEndian: true)
+        let sectionBigEndian: Bool
         if order == Self.byteOrderMagic {
-            bigEndian = true
+            sectionBigEndian = true
         } else if order == Self.byteOrderMagic.byteSwapped {
-            bigEndian = false
+            sectionBigEndian = false
         } else {
             throw PcapFileError("pcapng section header has a bad byte-order magic", at: offset)
         }
+        if sections > 0 && sectionBigEndian != bigEndian {
+            throw PcapFileError("the file has sections with different byte orders", at: offset)
+        }
+        bigEndian = sectionBigEndian
         let length = Int(Self.load32(bytes, offset + 4, bigEndian: bigEndian))
         guard length >= 28, length % 4 == 0, bytes.count - offset >= length else {
             throw PcapFileError("pcapng section header has a bad length \(length)", at: offset)
         }
+        guard length <= Self.maximumBlockLength else {
+            throw PcapFileError("pcapng block size \(length) > maximum \(Self.maximumBlockLength)", at: offset)
+        }
+        let major = Self.load16(bytes, offset + 12, bigEndian: bigEndian)
+        let minor = Self.load16(bytes, offset + 14, bigEndian: bigEndian)
+        if sections == 0 && !(major == 1 && (minor == 0 || minor == 2)) {
+            throw PcapFileError("unsupported pcapng savefile version \(major).\(minor)", at: offset)
+        }
+        if major != 1 {
+            throw PcapFileError("unknown pcapng savefile major version number \(major)", at: offset)
+        }
+        sections += 1
         interfaces.removeAll(keepingCapacity: true)
         offset += length
     }
@@ -232,6 +260,9 @@ public struct PcapFileReader {
             guard length >= 12, length % 4 == 0, bytes.count - offset >= length else {
                 throw PcapFileError("pcapng block of type \(type) has a bad length \(length)", at: offset)
             }
+            guard length <= Self.maximumBlockLength else {
+                throw PcapFileError("pcapng block size \(length) > maximum \(Self.maximumBlockLength)", at: offset)
+            }
             let start = offset
             let body = start + 8
             let bodyEnd = start + length - 4
@@ -247,10 +278,15 @@ public struct PcapFileReader {
                     throw PcapFileError("simple packet block before any interface", at: start)
                 }
                 guard bodyEnd - body >= 4 else { throw PcapFileError("truncated simple packet block", at: start) }
+                // No captured length and no time stamp: libpcap takes the wire length cut to
+                // the snapshot length, and time 0 (plus the interface's `if_tsoffset`).
                 let wire = Int(Self.load32(bytes, body, bigEndian: bigEndian))
-                let captured = min(wire, bodyEnd - body - 4, first.snapshotLength)
+                let captured = min(wire, first.snapshotLength)
+                guard captured <= bodyEnd - body - 4 else {
+                    throw PcapFileError("a simple packet block is shorter than its packet's \(captured) bytes", at: start)
+                }
                 return CapturedPacket(
-                    timestamp: CaptureTimestamp(seconds: 0, fraction: 0, unit: filePrecision),
+                    timestamp: CaptureTimestamp(seconds: first.offsetSeconds, fraction: 0, unit: filePrecision),
                     wireLength: wire, linkType: first.linkType, interfaceID: 0,
                     data: UnsafeRawBufferPointer(rebasing: bytes[body + 4..<body + 4 + captured]))
             case 2:
@@ -265,8 +301,21 @@ public struct PcapFileReader {
     private mutating func readInterface(body: Int, end: Int) throws(PcapFileError) {
         guard end - body >= 8 else { throw PcapFileError("truncated interface description block", at: body - 8) }
         let type = LinkType(rawValue: UInt32(Self.load16(bytes, body, bigEndian: bigEndian)))
-        var snap = Int(Self.load32(bytes, body + 4, bigEndian: bigEndian))
-        if snap == 0 || snap > Self.maximumSnapshotLength { snap = Self.maximumSnapshotLength }
+        let storedSnap = Self.load32(bytes, body + 4, bigEndian: bigEndian)
+        // libpcap 1.10 (`pcap_adjust_snapshot`) turns only 0 and values past INT_MAX into the maximum.
+        let libpcapSnap = storedSnap == 0 || storedSnap > UInt32(Int32.max) ? UInt32(Self.maximumSnapshotLength) : storedSnap
+        let snap = min(Int(libpcapSnap), Self.maximumSnapshotLength)
+        if let first = firstInterface {
+            if first.linkType != type {
+                throw PcapFileError(
+                    "an interface has a type \(type.rawValue) different from the type of the first interface", at: body - 8)
+            }
+            if first.libpcapSnapshotLength != libpcapSnap {
+                throw PcapFileError(
+                    "an interface has a snapshot length \(storedSnap) different from the snapshot length of the first interface",
+                    at: body - 8)
+            }
+        }
         var unitsPerSecond: UInt64 = 1_000_000
         var tsOffset: Int64 = 0
         var o = body + 8
@@ -299,11 +348,10 @@ public struct PcapFileReader {
             }
             o = value + (length + 3) & ~3
         }
-        if let first = interfaces.first, first.linkType != type {
-            throw PcapFileError(
-                "an interface has a type \(type.rawValue) different from the type of the first interface", at: body - 8)
-        }
-        interfaces.append(Interface(linkType: type, snapshotLength: snap, unitsPerSecond: unitsPerSecond, offsetSeconds: tsOffset))
+        let interface = Interface(linkType: type, snapshotLength: snap, libpcapSnapshotLength: libpcapSnap,
+                                  unitsPerSecond: unitsPerSecond, offsetSeconds: tsOffset)
+        if firstInterface == nil { firstInterface = interface }
+        interfaces.append(interface)
     }
 
     private func enhancedPacket(body: Int, end: Int, blockStart: Int) throws(PcapFileError) -> CapturedPacket {
@@ -334,13 +382,13 @@ public struct PcapFileReader {
             throw PcapFileError("a packet arrived on interface \(interfaceID), but there's no such interface", at: blockStart)
         }
         let interface = interfaces[interfaceID]
+        // Unlike a classic pcap record, a pcapng packet longer than the snapshot length is refused.
+        if captured > interface.snapshotLength {
+            throw PcapFileError("invalid packet capture length \(captured), bigger than snaplen of \(interface.snapshotLength)", at: blockStart)
+        }
         guard captured <= end - dataStart else {
             throw PcapFileError("a packet has a capture length \(captured) larger than its block", at: blockStart)
         }
-        if captured > Self.maximumSnapshotLength {
-            throw PcapFileError("invalid packet capture length \(captured), bigger than maximum of \(Self.maximumSnapshotLength)", at: blockStart)
-        }
-        let kept = min(captured, interface.snapshotLength)
         let perSecond = interface.unitsPerSecond
         let whole = units / perSecond
         let part = units % perSecond
@@ -352,7 +400,7 @@ public struct PcapFileReader {
             timestamp: CaptureTimestamp(seconds: Int64(bitPattern: whole) &+ interface.offsetSeconds,
                                         fraction: fraction, unit: precision),
             wireLength: wire, linkType: interface.linkType, interfaceID: interfaceID,
-            data: UnsafeRawBufferPointer(rebasing: bytes[dataStart..<dataStart + kept]))
+            data: UnsafeRawBufferPointer(rebasing: bytes[dataStart..<dataStart + captured]))
     }
 
     // MARK: loads
