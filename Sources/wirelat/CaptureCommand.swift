@@ -123,8 +123,7 @@ struct CaptureCommand: ParsableCommand {
         config.dropToUser = user
 
         let printing = print || (stats == nil && write == nil && !rtt)
-        var output: [UInt8] = []
-        output.reserveCapacity(1 << 17)
+        var output = OutputBuffer(capacity: 1 << 17)
         var readerGone = false
         var printer = TcpdumpPrinter(options: TcpdumpOptions(
             timestampStyle: timestampStyle, precision: nano ? .nanoseconds : .microseconds,
@@ -186,9 +185,12 @@ struct CaptureCommand: ParsableCommand {
                 flush()
             }
         }
+        // Locals, not the command's properties: a property wrapper's getter on every
+        // packet costs as much as printing one.
+        let tracingRTT = rtt
         config.onPacket = { packet in
             if printing { printer.print(packet, into: &output) }
-            if rtt { engine.process(packet) }
+            if tracingRTT { engine.process(packet) }
             if tcpstat != nil {
                 tcpstat!.add(classifier.classify(packet)) { line in output.append(contentsOf: line.utf8) }
             }

@@ -1,90 +1,56 @@
-/// Appending tcpdump's text formats to a byte buffer without building intermediate
-/// strings or calling `String(format:)`: every helper writes ASCII digits in place.
-extension Array where Element == UInt8 {
-    @inline(__always)
-    mutating func appendASCII(_ text: StaticString) {
-        text.withUTF8Buffer { self.append(contentsOf: $0) }
-    }
-
-    @inline(__always)
-    mutating func appendByte(_ byte: UInt8) { append(byte) }
-
-    /// `%u` / `%lu`.
-    @inline(__always)
-    mutating func appendDecimal<T: BinaryInteger>(_ value: T) {
-        appendDecimal(UInt64(truncatingIfNeeded: value), minimumDigits: 1)
-    }
-
-    /// `%0Nu`: at least `minimumDigits` digits, zero-padded.
-    mutating func appendDecimal(_ value: UInt64, minimumDigits: Int) {
-        // Digits are written backwards into a stack buffer prefilled with "0"s,
-        // then appended at once: no per-digit growth of the array.
-        let zeros: UInt64 = 0x3030_3030_3030_3030
-        var scratch = (zeros, zeros, zeros)
-        Swift.withUnsafeMutableBytes(of: &scratch) { buffer in
-            var i = buffer.count
-            var v = value
-            repeat {
-                i -= 1
-                buffer[i] = UInt8(truncatingIfNeeded: 48 &+ v % 10)
-                v /= 10
-            } while v != 0
-            let start = Swift.max(0, Swift.min(i, buffer.count - minimumDigits))
-            append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[start...]))
-        }
-    }
-
-    /// `%d`.
-    mutating func appendSignedDecimal(_ value: Int64) {
-        if value < 0 {
-            append(UInt8(ascii: "-"))
-            appendDecimal(value.magnitude, minimumDigits: 1)
-        } else {
-            appendDecimal(UInt64(value), minimumDigits: 1)
-        }
-    }
-
-    /// `%x` (lower case) with at least `minimumDigits` digits (`%02x`, `%04x`, `%08x`).
-    mutating func appendHex(_ value: UInt64, minimumDigits: Int = 1) {
-        let zeros: UInt64 = 0x3030_3030_3030_3030
-        var scratch = (zeros, zeros, zeros)
-        Swift.withUnsafeMutableBytes(of: &scratch) { buffer in
-            var i = buffer.count
-            var v = value
-            repeat {
-                i -= 1
-                let nibble = UInt8(truncatingIfNeeded: v & 0xF)
-                buffer[i] = nibble < 10 ? 48 &+ nibble : 87 &+ nibble
-                v >>= 4
-            } while v != 0
-            let start = Swift.max(0, Swift.min(i, buffer.count - minimumDigits))
-            append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[start...]))
-        }
-    }
+/// tcpdump's text formats for addresses, padding and hex dumps, written into an
+/// `OutputBuffer` in place: no intermediate strings, no `String(format:)`.
+extension OutputBuffer {
+    // MARK: text
 
     /// Appends `text` then spaces up to `width` (`%-Ns`).
     mutating func appendLeftAligned(_ text: [UInt8], width: Int) {
-        append(contentsOf: text)
-        if text.count < width { append(contentsOf: repeatElement(UInt8(ascii: " "), count: width - text.count)) }
+        text.withUnsafeBytes { appendBytes($0) }
+        appendRepeating(UInt8(ascii: " "), count: width - text.count)
     }
 
     /// Spaces then `text` up to `width` (`%Ns`).
     mutating func appendRightAligned(_ text: StaticString, width: Int) {
-        let n = text.utf8CodeUnitCount
-        if n < width { append(contentsOf: repeatElement(UInt8(ascii: " "), count: width - n)) }
+        appendRepeating(UInt8(ascii: " "), count: width - text.utf8CodeUnitCount)
         appendASCII(text)
     }
 
+    // MARK: addresses
+
     /// Dotted quad.
     mutating func appendIPv4(_ address: IPv4Address) {
+        // At most 15 bytes: reserve them once and write each octet in place.
+        let start = reserveTail(16)
+        var p = start
         let v = address.rawValue
-        appendDecimal(UInt8(truncatingIfNeeded: v >> 24))
-        append(UInt8(ascii: "."))
-        appendDecimal(UInt8(truncatingIfNeeded: v >> 16))
-        append(UInt8(ascii: "."))
-        appendDecimal(UInt8(truncatingIfNeeded: v >> 8))
-        append(UInt8(ascii: "."))
-        appendDecimal(UInt8(truncatingIfNeeded: v))
+        Self.writeOctet(UInt8(truncatingIfNeeded: v >> 24), at: &p)
+        p.pointee = UInt8(ascii: ".")
+        p += 1
+        Self.writeOctet(UInt8(truncatingIfNeeded: v >> 16), at: &p)
+        p.pointee = UInt8(ascii: ".")
+        p += 1
+        Self.writeOctet(UInt8(truncatingIfNeeded: v >> 8), at: &p)
+        p.pointee = UInt8(ascii: ".")
+        p += 1
+        Self.writeOctet(UInt8(truncatingIfNeeded: v), at: &p)
+        count &+= p - start
+    }
+
+    @inline(__always)
+    private static func writeOctet(_ octet: UInt8, at p: inout UnsafeMutablePointer<UInt8>) {
+        let pairs = UnsafeRawPointer(digitPairs.utf8Start)
+        if octet >= 100 {
+            let hundreds = octet / 100
+            p.pointee = 48 &+ hundreds
+            UnsafeMutableRawPointer(p + 1).copyMemory(from: pairs + Int(octet &- hundreds &* 100) &* 2, byteCount: 2)
+            p += 3
+        } else if octet >= 10 {
+            UnsafeMutableRawPointer(p).copyMemory(from: pairs + Int(octet) &* 2, byteCount: 2)
+            p += 2
+        } else {
+            p.pointee = 48 &+ octet
+            p += 1
+        }
     }
 
     /// IPv6 text as tcpdump's `addrtostr6` writes it: the longest run (first on a
@@ -114,31 +80,53 @@ extension Array where Element == UInt8 {
         }
         if bestBase != -1, bestLength < 2 { bestBase = -1 }
 
+        // At most 39 bytes ("ffff:" × 7 + "ffff"): reserve them once.
+        let start = reserveTail(40)
+        var p = start
         var i = 0
         while i < 8 {
             if bestBase != -1, i >= bestBase, i < bestBase + bestLength {
-                if i == bestBase { append(UInt8(ascii: ":")) }
+                if i == bestBase {
+                    p.pointee = UInt8(ascii: ":")
+                    p += 1
+                }
                 i += 1
                 continue
             }
-            if i != 0 { append(UInt8(ascii: ":")) }
+            if i != 0 {
+                p.pointee = UInt8(ascii: ":")
+                p += 1
+            }
             if i == 6, bestBase == 0, bestLength == 6 || (bestLength == 5 && address.group(5) == 0xFFFF) {
+                count &+= p - start
                 appendIPv4(IPv4Address(UInt32(truncatingIfNeeded: address.low)))
                 return
             }
-            appendHex(UInt64(address.group(i)))
+            let group = address.group(i)
+            var shift = group == 0 ? 0 : (15 - group.leadingZeroBitCount) & ~3
+            while shift >= 0 {
+                p.pointee = Self.hexDigit(UInt8(truncatingIfNeeded: group >> UInt16(shift)) & 0xF)
+                p += 1
+                shift -= 4
+            }
             i += 1
         }
-        if bestBase != -1, bestBase + bestLength == 8 { append(UInt8(ascii: ":")) }
+        if bestBase != -1, bestBase + bestLength == 8 {
+            p.pointee = UInt8(ascii: ":")
+            p += 1
+        }
+        count &+= p - start
     }
 
     /// `aa:bb:cc:dd:ee:ff` (or any length, colon-separated hex pairs).
     mutating func appendLinkAddress(_ bytes: UnsafeRawBufferPointer) {
         for (i, b) in bytes.enumerated() {
-            if i != 0 { append(UInt8(ascii: ":")) }
-            appendHex(UInt64(b), minimumDigits: 2)
+            if i != 0 { appendByte(UInt8(ascii: ":")) }
+            appendHexByte(b)
         }
     }
+
+    // MARK: dumps
 
     /// tcpdump's `hex_and_ascii_print` with the `"\n\t"` indent: lines of
     /// `0xOOOO:  hhhh hhhh ...  ascii`, sixteen bytes a line.
@@ -161,24 +149,40 @@ extension Array where Element == UInt8 {
             var hexWidth = 0
             var j = 0
             while j < lineCount {
-                append(UInt8(ascii: " "))
-                appendHex(UInt64(bytes[offset + j]), minimumDigits: 2)
+                appendByte(UInt8(ascii: " "))
+                appendHexByte(bytes[offset + j])
                 hexWidth += 3
                 if j + 1 < lineCount {
-                    appendHex(UInt64(bytes[offset + j + 1]), minimumDigits: 2)
+                    appendHexByte(bytes[offset + j + 1])
                     hexWidth += 2
                 }
                 j += 2
             }
             if withASCII {
-                if hexWidth < 40 { append(contentsOf: repeatElement(UInt8(ascii: " "), count: 40 - hexWidth)) }
+                appendRepeating(UInt8(ascii: " "), count: 40 - hexWidth)
                 appendASCII("  ")
                 for k in 0..<lineCount {
                     let c = bytes[offset + k]
-                    append(c > 0x20 && c < 0x7F ? c : UInt8(ascii: "."))
+                    appendByte(c > 0x20 && c < 0x7F ? c : UInt8(ascii: "."))
                 }
             }
             offset += lineCount
         }
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Dotted quad.
+    mutating func appendIPv4(_ address: IPv4Address) {
+        var text = OutputBuffer(capacity: 16)
+        text.appendIPv4(address)
+        text.withUnsafeBytes { append(contentsOf: $0) }
+    }
+
+    /// IPv6 text as tcpdump's `addrtostr6` writes it (see `OutputBuffer.appendIPv6`).
+    mutating func appendIPv6(_ address: IPv6Address) {
+        var text = OutputBuffer(capacity: 40)
+        text.appendIPv6(address)
+        text.withUnsafeBytes { append(contentsOf: $0) }
     }
 }

@@ -11,7 +11,7 @@ extension TcpdumpPrinter {
             out.appendASCII(", length ")
             out.appendDecimal(UInt32(truncatingIfNeeded: length))
         } catch {
-            out.removeSubrange(mark...)
+            out.truncate(to: mark)
             appendTruncationMarker()
         }
     }
@@ -81,7 +81,7 @@ extension TcpdumpPrinter {
             default:
                 out.appendASCII("redirect-#")
                 out.appendDecimal(code)
-                out.append(UInt8(ascii: " "))
+                out.appendByte(UInt8(ascii: " "))
             }
             out.appendIPv4(target)
             switch code {
@@ -175,22 +175,22 @@ extension TcpdumpPrinter {
             out.appendDecimal(lifetime)
         } else if lifetime < 3600 {
             out.appendDecimal(lifetime / 60)
-            out.append(UInt8(ascii: ":"))
+            out.appendByte(UInt8(ascii: ":"))
             out.appendDecimal(UInt64(lifetime % 60), minimumDigits: 2)
         } else {
             out.appendDecimal(lifetime / 3600)
-            out.append(UInt8(ascii: ":"))
+            out.appendByte(UInt8(ascii: ":"))
             out.appendDecimal(UInt64(lifetime % 3600 / 60), minimumDigits: 2)
-            out.append(UInt8(ascii: ":"))
+            out.appendByte(UInt8(ascii: ":"))
             out.appendDecimal(UInt64(lifetime % 60), minimumDigits: 2)
         }
-        out.append(UInt8(ascii: " "))
+        out.appendByte(UInt8(ascii: " "))
         out.appendDecimal(count)
-        out.append(UInt8(ascii: ":"))
+        out.appendByte(UInt8(ascii: ":"))
         if size != 2 {
             out.appendASCII(" [size ")
             out.appendDecimal(size)
-            out.append(UInt8(ascii: "]"))
+            out.appendByte(UInt8(ascii: "]"))
             return
         }
         var p = o + 8
@@ -199,9 +199,9 @@ extension TcpdumpPrinter {
             let preference = try u32(p + 4)
             out.appendASCII(" {")
             out.appendIPv4(address)
-            out.append(UInt8(ascii: " "))
+            out.appendByte(UInt8(ascii: " "))
             out.appendDecimal(preference)
-            out.append(UInt8(ascii: "}"))
+            out.appendByte(UInt8(ascii: "}"))
             p += 8
         }
     }
@@ -215,11 +215,11 @@ extension TcpdumpPrinter {
         let hours = minutes / 60
         minutes -= hours * 60
         out.appendDecimal(UInt64(hours), minimumDigits: 2)
-        out.append(UInt8(ascii: ":"))
+        out.appendByte(UInt8(ascii: ":"))
         out.appendDecimal(UInt64(minutes), minimumDigits: 2)
-        out.append(UInt8(ascii: ":"))
+        out.appendByte(UInt8(ascii: ":"))
         out.appendDecimal(UInt64(seconds), minimumDigits: 2)
-        out.append(UInt8(ascii: "."))
+        out.appendByte(UInt8(ascii: "."))
         out.appendDecimal(UInt64(milliseconds), minimumDigits: 3)
     }
 
@@ -264,12 +264,12 @@ extension TcpdumpPrinter {
             switch code {
             case 0, 1, 3:
                 let target = try ipv6Address(inner + 24)
-                out.append(UInt8(ascii: " "))
+                out.appendByte(UInt8(ascii: " "))
                 out.appendIPv6(target)
             case 2:
                 let target = try ipv6Address(inner + 24)
                 let source = try ipv6Address(inner + 8)
-                out.append(UInt8(ascii: " "))
+                out.appendByte(UInt8(ascii: " "))
                 out.appendIPv6(target)
                 out.appendASCII(", source address ")
                 out.appendIPv6(source)

@@ -211,12 +211,12 @@ extension TcpdumpPrinter {
                 let offsetAndFlags = try u16(cp + 2)
                 out.appendASCII("frag (")
                 out.appendDecimal(offsetAndFlags & 0xFFF8)
-                out.append(UInt8(ascii: "|"))
+                out.appendByte(UInt8(ascii: "|"))
                 // tcpdump computes this in size_t, so a short payload wraps to 64 bits.
                 out.appendDecimal(UInt64(IPv6Header.headerLength + payloadLength) &- UInt64(cp - o) &- 8)
                 out.appendASCII(")")
                 if offsetAndFlags & 0xFFF8 != 0 { return }
-                out.append(UInt8(ascii: " "))
+                out.appendByte(UInt8(ascii: " "))
                 advance = 8
                 if snapEnd <= cp + advance { return }
                 foundExtension = true
@@ -448,7 +448,7 @@ extension TcpdumpPrinter {
             guard ipDepth < Self.maximumTunnelDepth else {
                 out.appendASCII(" ip-proto-")
                 out.appendDecimal(next)
-                out.append(UInt8(ascii: " "))
+                out.appendByte(UInt8(ascii: " "))
                 out.appendDecimal(length)
                 return
             }
@@ -473,7 +473,7 @@ extension TcpdumpPrinter {
             }
             out.appendASCII(" ip-proto-")
             out.appendDecimal(next)
-            out.append(UInt8(ascii: " "))
+            out.appendByte(UInt8(ascii: " "))
             out.appendDecimal(UInt32(truncatingIfNeeded: length))
         }
     }

@@ -157,10 +157,10 @@ extension TcpdumpPrinter {
         let baseType = try u16(14)
         try printCooked(headerLength: LinkLayerHeader.sllHeaderLength, baseType: baseType, wireLength: wireLength) { p, length in
             p.out.appendRightAligned(Self.packetTypeName((try? p.u16(0)) ?? 0xFFFF), width: 3)
-            p.out.append(UInt8(ascii: " "))
+            p.out.appendByte(UInt8(ascii: " "))
             if hardwareLength == 6 {
                 p.out.appendLinkAddress(p.captured(6, 6))
-                p.out.append(UInt8(ascii: " "))
+                p.out.appendByte(UInt8(ascii: " "))
             }
             p.appendCookedType(baseType)
             p.out.appendASCII(", length ")
@@ -176,23 +176,23 @@ extension TcpdumpPrinter {
         let index = try u32(4)
         let name = options.interfaceName(index) ?? "?"
         out.appendLeftAligned(Array(name.utf8), width: 5)
-        out.append(UInt8(ascii: " "))
+        out.appendByte(UInt8(ascii: " "))
         let packetType = UInt16(try u8(10))
         let typeName = Self.packetTypeName(packetType)
         out.appendASCII(typeName)
         if typeName.utf8CodeUnitCount < 3 {
-            out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: 3 - typeName.utf8CodeUnitCount))
+            out.appendRepeating(UInt8(ascii: " "), count: 3 - typeName.utf8CodeUnitCount)
         }
-        out.append(UInt8(ascii: " "))
+        out.appendByte(UInt8(ascii: " "))
         let baseType = try u16(0)
         let hardwareLength = Int(try u8(11))
         try printCooked(headerLength: LinkLayerHeader.sll2HeaderLength, baseType: baseType, wireLength: wireLength) { p, length in
             p.out.appendASCII("ifindex ")
             p.out.appendDecimal(index)
-            p.out.append(UInt8(ascii: " "))
+            p.out.appendByte(UInt8(ascii: " "))
             if hardwareLength == 6 {
                 p.out.appendLinkAddress(p.captured(12, 6))
-                p.out.append(UInt8(ascii: " "))
+                p.out.appendByte(UInt8(ascii: " "))
             }
             p.appendCookedType(baseType)
             p.out.appendASCII(", length ")

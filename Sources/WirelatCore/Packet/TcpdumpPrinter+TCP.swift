@@ -18,6 +18,42 @@ struct TCPSequenceBase {
     var acknowledgment: UInt32
 }
 
+/// The printed text of one IPv4 endpoint pair, `a.b.c.d.p > e.f.g.h.q: `
+/// (47 bytes at most), kept inline so that printing it again is one copy.
+struct EndpointPairText {
+    struct Key: Equatable {
+        var source: UInt32
+        var destination: UInt32
+        /// Source port in the high half, destination port in the low half.
+        var ports: UInt32
+    }
+
+    static let capacity = 48
+    var key = Key(source: 0, destination: 0, ports: 0)
+    /// 0 while nothing is kept.
+    var length = 0
+    var text: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)
+
+    init() {}
+
+    /// The bytes `buffer` holds from `start` to its end.
+    init(key: Key, copying buffer: OutputBuffer, from start: Int) {
+        self.key = key
+        length = min(buffer.count - start, Self.capacity)
+        let n = length
+        withUnsafeMutableBytes(of: &text) { $0.baseAddress!.copyMemory(from: buffer.base + start, byteCount: n) }
+    }
+}
+
+extension OutputBuffer {
+    @inline(__always)
+    mutating func appendText(of pair: EndpointPairText) {
+        let p = reserveTail(EndpointPairText.capacity)
+        Swift.withUnsafeBytes(of: pair.text) { UnsafeMutableRawPointer(p).copyMemory(from: $0.baseAddress!, byteCount: EndpointPairText.capacity) }
+        count &+= pair.length
+    }
+}
+
 /// `tcp_print` and `udp_print` without `-v`.
 extension TcpdumpPrinter {
     mutating func printTCP(at o: Int, length: Int, context: IPContext) throws(PrintTruncated) {
@@ -32,10 +68,7 @@ extension TcpdumpPrinter {
         var reader = ByteReader(captured(o, 4))
         let ports = (try? TransportPorts(decoding: &reader)) ?? TransportPorts(source: 0, destination: 0)
         if context.firstNextHeader == IPProtocolNumber.tcp {
-            appendEndpoint(context, source: true, port: ports.source)
-            out.appendASCII(" > ")
-            appendEndpoint(context, source: false, port: ports.destination)
-            out.appendASCII(": ")
+            appendEndpointPair(context, ports: ports)
         } else {
             out.appendDecimal(ports.source)
             out.appendASCII(" > ")
@@ -84,11 +117,11 @@ extension TcpdumpPrinter {
             return
         }
         segmentLength -= headerLength
-        if segmentLength > 0 || !flags.intersection([.syn, .fin, .rst]).isEmpty {
+        if segmentLength > 0 || flags.contains(.syn) || flags.contains(.fin) || flags.contains(.rst) {
             out.appendASCII(", seq ")
             out.appendDecimal(sequence)
             if segmentLength > 0 {
-                out.append(UInt8(ascii: ":"))
+                out.appendByte(UInt8(ascii: ":"))
                 out.appendDecimal(sequence &+ segmentLength)
             }
         }
@@ -123,13 +156,42 @@ extension TcpdumpPrinter {
         }
     }
 
-    mutating func appendEndpoint(_ context: IPContext, source: Bool, port: UInt16) {
+    /// `src.sport > dst.dport: `. The IPv4 text of the last two pairs (both
+    /// directions of one connection) is kept and copied in one move.
+    mutating func appendEndpointPair(_ context: IPContext, ports: TransportPorts) {
+        if context.isIPv6 {
+            appendEndpoint(context, source: true, port: ports.source)
+            out.appendASCII(" > ")
+            appendEndpoint(context, source: false, port: ports.destination)
+            out.appendASCII(": ")
+            return
+        }
+        let key = EndpointPairText.Key(source: context.source4.rawValue, destination: context.destination4.rawValue,
+                                       ports: UInt32(ports.source) << 16 | UInt32(ports.destination))
+        if recentEndpointPairs.0.length != 0, recentEndpointPairs.0.key == key {
+            out.appendText(of: recentEndpointPairs.0)
+            return
+        }
+        if recentEndpointPairs.1.length != 0, recentEndpointPairs.1.key == key {
+            out.appendText(of: recentEndpointPairs.1)
+            return
+        }
+        let start = out.count
+        appendEndpoint(context, source: true, port: ports.source)
+        out.appendASCII(" > ")
+        appendEndpoint(context, source: false, port: ports.destination)
+        out.appendASCII(": ")
+        recentEndpointPairs.1 = recentEndpointPairs.0
+        recentEndpointPairs.0 = EndpointPairText(key: key, copying: out, from: start)
+    }
+
+    private mutating func appendEndpoint(_ context: IPContext, source: Bool, port: UInt16) {
         if context.isIPv6 {
             out.appendIPv6(source ? context.source6 : context.destination6)
         } else {
             out.appendIPv4(source ? context.source4 : context.destination4)
         }
-        out.append(UInt8(ascii: "."))
+        out.appendByte(UInt8(ascii: "."))
         out.appendDecimal(port)
     }
 
@@ -139,14 +201,14 @@ extension TcpdumpPrinter {
             out.appendASCII("none")
             return
         }
-        if flags.contains(.fin) { out.append(UInt8(ascii: "F")) }
-        if flags.contains(.syn) { out.append(UInt8(ascii: "S")) }
-        if flags.contains(.rst) { out.append(UInt8(ascii: "R")) }
-        if flags.contains(.psh) { out.append(UInt8(ascii: "P")) }
-        if flags.contains(.ack) { out.append(UInt8(ascii: ".")) }
-        if flags.contains(.urg) { out.append(UInt8(ascii: "U")) }
-        if flags.contains(.ece) { out.append(UInt8(ascii: "E")) }
-        if flags.contains(.cwr) { out.append(UInt8(ascii: "W")) }
+        if flags.contains(.fin) { out.appendByte(UInt8(ascii: "F")) }
+        if flags.contains(.syn) { out.appendByte(UInt8(ascii: "S")) }
+        if flags.contains(.rst) { out.appendByte(UInt8(ascii: "R")) }
+        if flags.contains(.psh) { out.appendByte(UInt8(ascii: "P")) }
+        if flags.contains(.ack) { out.appendByte(UInt8(ascii: ".")) }
+        if flags.contains(.urg) { out.appendByte(UInt8(ascii: "U")) }
+        if flags.contains(.ece) { out.appendByte(UInt8(ascii: "E")) }
+        if flags.contains(.cwr) { out.appendByte(UInt8(ascii: "W")) }
     }
 
     /// tcpdump's `tcp_seq_hash` logic: the first ACK-carrying segment of a
@@ -162,37 +224,52 @@ extension TcpdumpPrinter {
             let key = reversed
                 ? TCPConnectionKey6(source: dst, destination: src, ports: dport << 16 | sport)
                 : TCPConnectionKey6(source: src, destination: dst, ports: sport << 16 | dport)
-            return resolve(&tcpBases6, key: key, flags: flags, reversed: reversed,
-                           sequence: &sequence, acknowledgment: &acknowledgment)
+            return Self.resolve(&tcpBases6, cache: &lastTCPBase6, limit: options.maximumTrackedConnections, key: key,
+                                flags: flags, reversed: reversed, sequence: &sequence, acknowledgment: &acknowledgment)
         } else {
             let (src, dst) = (context.source4.rawValue, context.destination4.rawValue)
             reversed = sport > dport || (sport == dport && src > dst)
             let key = reversed
                 ? TCPConnectionKey4(source: dst, destination: src, ports: dport << 16 | sport)
                 : TCPConnectionKey4(source: src, destination: dst, ports: sport << 16 | dport)
-            return resolve(&tcpBases4, key: key, flags: flags, reversed: reversed,
-                           sequence: &sequence, acknowledgment: &acknowledgment)
+            return Self.resolve(&tcpBases4, cache: &lastTCPBase4, limit: options.maximumTrackedConnections, key: key,
+                                flags: flags, reversed: reversed, sequence: &sequence, acknowledgment: &acknowledgment)
         }
     }
 
-    private func resolve<Key: Hashable>(_ table: inout [Key: TCPSequenceBase], key: Key, flags: TCPFlags,
-                                        reversed: Bool, sequence: inout UInt32,
-                                        acknowledgment: inout UInt32) -> TCPSequenceBase {
-        if let base = table[key], !flags.contains(.syn) {
-            if reversed {
-                sequence &-= base.acknowledgment
-                acknowledgment &-= base.sequence
+    /// Looks `key` up in `table`, or records new bases there. `cache` holds the
+    /// entry used last and always agrees with the table: segments of one
+    /// connection usually follow each other, and then no hashing is needed.
+    /// `limit` is `options.maximumTrackedConnections`.
+    private static func resolve<Key: Hashable>(_ table: inout [Key: TCPSequenceBase],
+                                               cache: inout (key: Key, base: TCPSequenceBase)?, limit: Int, key: Key,
+                                               flags: TCPFlags, reversed: Bool, sequence: inout UInt32,
+                                               acknowledgment: inout UInt32) -> TCPSequenceBase {
+        if !flags.contains(.syn) {
+            let known: TCPSequenceBase?
+            if let cached = cache, cached.key == key {
+                known = cached.base
             } else {
-                sequence &-= base.sequence
-                acknowledgment &-= base.acknowledgment
+                known = table[key]
+                if let known { cache = (key, known) }
             }
-            return base
+            if let base = known {
+                if reversed {
+                    sequence &-= base.acknowledgment
+                    acknowledgment &-= base.sequence
+                } else {
+                    sequence &-= base.sequence
+                    acknowledgment &-= base.acknowledgment
+                }
+                return base
+            }
         }
         let base = reversed
             ? TCPSequenceBase(sequence: acknowledgment &- 1, acknowledgment: sequence)
             : TCPSequenceBase(sequence: sequence, acknowledgment: acknowledgment &- 1)
-        if table.count >= options.maximumTrackedConnections, table[key] == nil { table.removeAll(keepingCapacity: true) }
+        if table.count >= limit, table[key] == nil { table.removeAll(keepingCapacity: true) }
         table[key] = base
+        cache = (key, base)
         return base
     }
 
@@ -201,12 +278,22 @@ extension TcpdumpPrinter {
     private mutating func printTCPOptions(at start: Int, remaining declared: Int, segmentStart: Int, dataOffset: Int,
                                           payloadLength: Int, flags: TCPFlags, reversed: Bool, baseSequence: UInt32,
                                           baseAcknowledgment: UInt32) throws(PrintTruncated) -> Bool {
+        // NOP, NOP, timestamps (RFC 7323 §3, Appendix A layout): the options of
+        // nearly every segment after the handshake. The walk below prints them the same way.
+        if declared == 12, available(start, 12), try u32(start) == 0x0101_080A {
+            out.appendASCII(", options [nop,nop,TS val ")
+            out.appendDecimal(try u32(start + 4))
+            out.appendASCII(" ecr ")
+            out.appendDecimal(try u32(start + 8))
+            out.appendByte(UInt8(ascii: "]"))
+            return true
+        }
         out.appendASCII(", options [")
         var cp = start
         var left = declared
         var separator = false
         while left > 0 {
-            if separator { out.append(UInt8(ascii: ",")) }
+            if separator { out.appendByte(UInt8(ascii: ",")) }
             let kind = try u8(cp)
             cp += 1
             let length: Int
@@ -229,9 +316,10 @@ extension TcpdumpPrinter {
                 return available(cp, n) ? .ok : .truncated
             }
 
-            if Self.isNamedTCPOption(kind) {
-                out.appendASCII(Self.tcpOptionName(kind))
-            } else {
+            let name = Self.tcpOptionName(kind)
+            if name.utf8CodeUnitCount > 0 {
+                out.appendASCII(name)
+            } else if kind != 13 {
                 out.appendASCII("unknown-")
                 out.appendDecimal(kind)
             }
@@ -241,14 +329,14 @@ extension TcpdumpPrinter {
                 dataLength = 2
                 result = check(2)
                 if result == .ok {
-                    out.append(UInt8(ascii: " "))
+                    out.appendByte(UInt8(ascii: " "))
                     out.appendDecimal(try u16(cp))
                 }
             case 3:
                 dataLength = 1
                 result = check(1)
                 if result == .ok {
-                    out.append(UInt8(ascii: " "))
+                    out.appendByte(UInt8(ascii: " "))
                     out.appendDecimal(try u8(cp))
                 }
             case 5:
@@ -256,9 +344,9 @@ extension TcpdumpPrinter {
                 if dataLength % 8 != 0 {
                     out.appendASCII(" invalid sack")
                 } else {
-                    out.append(UInt8(ascii: " "))
+                    out.appendByte(UInt8(ascii: " "))
                     out.appendDecimal(dataLength / 8)
-                    out.append(UInt8(ascii: " "))
+                    out.appendByte(UInt8(ascii: " "))
                     var i = 0
                     while i < dataLength {
                         result = check(i + 4)
@@ -270,11 +358,11 @@ extension TcpdumpPrinter {
                         let base = reversed ? baseSequence : baseAcknowledgment
                         edgeStart &-= base
                         edgeEnd &-= base
-                        out.append(UInt8(ascii: "{"))
+                        out.appendByte(UInt8(ascii: "{"))
                         out.appendDecimal(edgeStart)
-                        out.append(UInt8(ascii: ":"))
+                        out.appendByte(UInt8(ascii: ":"))
                         out.appendDecimal(edgeEnd)
-                        out.append(UInt8(ascii: "}"))
+                        out.appendByte(UInt8(ascii: "}"))
                         i += 8
                     }
                 }
@@ -282,7 +370,7 @@ extension TcpdumpPrinter {
                 dataLength = 4
                 result = check(4)
                 if result == .ok {
-                    out.append(UInt8(ascii: " "))
+                    out.appendByte(UInt8(ascii: " "))
                     out.appendDecimal(try u32(cp))
                 }
             case 8:
@@ -298,7 +386,7 @@ extension TcpdumpPrinter {
                 dataLength = 16
                 result = check(16)
                 if result == .ok {
-                    out.append(UInt8(ascii: " "))
+                    out.appendByte(UInt8(ascii: " "))
                     // tcpdump built with OpenSSL tries to verify the signature and cannot without -M.
                     if segmentStart + dataOffset + payloadLength > snapEnd {
                         out.appendASCII("snaplen too short, ")
@@ -306,14 +394,14 @@ extension TcpdumpPrinter {
                         out.appendASCII("shared secret not supplied with -M, ")
                     }
                     out.appendASCII("can't check - ")
-                    for i in 0..<16 { out.appendHex(UInt64(try u8(cp + i)), minimumDigits: 2) }
+                    for i in 0..<16 { out.appendHexByte(try u8(cp + i)) }
                 }
             case 20:
                 dataLength = 2
                 result = check(2)
                 if result == .ok {
                     out.appendASCII(" cap ")
-                    out.appendHex(UInt64(try u8(cp)), minimumDigits: 2)
+                    out.appendHexByte(try u8(cp))
                     out.appendASCII(" id ")
                     out.appendDecimal(try u8(cp + 1))
                 }
@@ -336,7 +424,7 @@ extension TcpdumpPrinter {
                             for i in 2..<dataLength {
                                 result = check(i + 1)
                                 if result != .ok { break }
-                                out.appendHex(UInt64(try u8(cp + i)), minimumDigits: 2)
+                                out.appendHexByte(try u8(cp + i))
                             }
                         }
                     }
@@ -351,7 +439,7 @@ extension TcpdumpPrinter {
                     out.appendASCII(" 0x")
                     out.appendHex(UInt64(timeout))
                     timeout = timeout & 1 != 0 ? (timeout >> 1) * 60 : timeout >> 1
-                    out.append(UInt8(ascii: " "))
+                    out.appendByte(UInt8(ascii: " "))
                     out.appendDecimal(timeout)
                 }
             case 30:
@@ -367,7 +455,7 @@ extension TcpdumpPrinter {
                 dataLength = length - 2
                 result = check(dataLength)
                 if result == .ok {
-                    out.append(UInt8(ascii: " "))
+                    out.appendByte(UInt8(ascii: " "))
                     try appendFastOpen(at: cp, length: dataLength, experimental: false)
                 }
             case 254:
@@ -376,7 +464,7 @@ extension TcpdumpPrinter {
                 if result == .ok {
                     if dataLength < 2 { return badOption(separator) }
                     let magic = try u16(cp)
-                    out.append(UInt8(ascii: "-"))
+                    out.appendByte(UInt8(ascii: "-"))
                     if magic == 0xF989 {
                         try appendFastOpen(at: cp + 2, length: dataLength - 2, experimental: true)
                     } else {
@@ -389,7 +477,7 @@ extension TcpdumpPrinter {
                 for i in 0..<dataLength {
                     result = check(i + 1)
                     if result != .ok { break }
-                    out.appendHex(UInt64(try u8(cp + i)), minimumDigits: 2)
+                    out.appendHexByte(try u8(cp + i))
                 }
             }
             switch result {
@@ -397,7 +485,7 @@ extension TcpdumpPrinter {
             case .bad: return badOption(separator)
             case .truncated:
                 appendTruncationMarker()
-                if separator { out.append(UInt8(ascii: ">")) }
+                if separator { out.appendByte(UInt8(ascii: ">")) }
                 return false
             }
             cp += dataLength
@@ -427,10 +515,10 @@ extension TcpdumpPrinter {
         protocolName = "mptcp"
         if length < 3 { return false }
         let subtype = min(Int(try u8(o + 2) >> 4), 8)
-        out.append(UInt8(ascii: " "))
+        out.appendByte(UInt8(ascii: " "))
         out.appendDecimal(length)
         let names: [StaticString] = ["capable", "join", "dss", "add-addr", "rem-addr", "prio", "fail", "fast-close", "unknown"]
-        out.append(UInt8(ascii: " "))
+        out.appendByte(UInt8(ascii: " "))
         out.appendASCII(names[subtype])
         let syn = flags.contains(.syn), ack = flags.contains(.ack)
         switch subtype {
@@ -477,7 +565,7 @@ extension TcpdumpPrinter {
                 out.appendHex(UInt64(try u32(o + 12)))
             default:
                 out.appendASCII(" hmac 0x")
-                for i in 0..<20 { out.appendHex(UInt64(try u8(o + 4 + i)), minimumDigits: 2) }
+                for i in 0..<20 { out.appendHexByte(try u8(o + 4 + i)) }
             }
         case 2:
             // DSS (RFC 8684 §3.3).
@@ -544,10 +632,10 @@ extension TcpdumpPrinter {
             out.appendDecimal(try u8(o + 3))
             if length <= 18 {
                 let address = try ipv4Address(o + 4)
-                out.append(UInt8(ascii: " "))
+                out.appendByte(UInt8(ascii: " "))
                 out.appendIPv4(address)
                 if length == 10 || length == 18 {
-                    out.append(UInt8(ascii: ":"))
+                    out.appendByte(UInt8(ascii: ":"))
                     out.appendDecimal(try u16(o + 8))
                 }
                 if length == 16 || length == 18 {
@@ -556,10 +644,10 @@ extension TcpdumpPrinter {
                 }
             } else {
                 let address = try ipv6Address(o + 4)
-                out.append(UInt8(ascii: " "))
+                out.appendByte(UInt8(ascii: " "))
                 out.appendIPv6(address)
                 if length == 22 || length == 30 {
-                    out.append(UInt8(ascii: ":"))
+                    out.appendByte(UInt8(ascii: ":"))
                     out.appendDecimal(try u16(o + 20))
                 }
                 if length == 28 || length == 30 {
@@ -572,7 +660,7 @@ extension TcpdumpPrinter {
             if length < 4 { return false }
             out.appendASCII(" id")
             for i in 0..<(length - 3) {
-                out.append(UInt8(ascii: " "))
+                out.appendByte(UInt8(ascii: " "))
                 out.appendDecimal(try u8(o + 3 + i))
             }
         case 5:
@@ -608,7 +696,7 @@ extension TcpdumpPrinter {
             appendInvalid()
         } else {
             out.appendASCII(" cookie ")
-            for i in 0..<length { out.appendHex(UInt64(try u8(cp + i)), minimumDigits: 2) }
+            for i in 0..<length { out.appendHexByte(try u8(cp + i)) }
         }
     }
 
@@ -637,8 +725,6 @@ extension TcpdumpPrinter {
         default: return ""
         }
     }
-
-    static func isNamedTCPOption(_ kind: UInt8) -> Bool { kind == 13 || tcpOptionName(kind).utf8CodeUnitCount > 0 }
 
     // MARK: UDP
 
@@ -695,10 +781,7 @@ extension TcpdumpPrinter {
     private mutating func appendUDPAddresses(_ context: IPContext, ports: TransportPorts?) {
         if context.firstNextHeader == IPProtocolNumber.udp {
             if let ports {
-                appendEndpoint(context, source: true, port: ports.source)
-                out.appendASCII(" > ")
-                appendEndpoint(context, source: false, port: ports.destination)
-                out.appendASCII(": ")
+                appendEndpointPair(context, ports: ports)
             } else {
                 appendAddresses(context)
                 out.appendASCII(": ")

@@ -97,9 +97,11 @@ public enum TcpdumpApplicationPorts {
 /// the TCP sequence-number table), so print a capture's packets in order with
 /// one printer.
 public struct TcpdumpPrinter {
-    public var options: TcpdumpOptions
+    public var options: TcpdumpOptions {
+        didSet { lastUTCOffset = nil }
+    }
 
-    var out: [UInt8] = []
+    var out = OutputBuffer(capacity: 4096)
     var bytes = UnsafeRawBufferPointer(start: nil, count: 0)
     /// tcpdump's `ndo_snapend`: the end of the bytes a printer may read.
     var snapEnd = 0
@@ -108,14 +110,35 @@ public struct TcpdumpPrinter {
     var ipDepth = 0
 
     var referenceTime: (seconds: Int64, fraction: Int64) = (0, 0)
+    var lastUTCOffset: (seconds: Int64, offset: Int)?
+    /// The text of the last two IPv4 endpoint pairs printed, newest first.
+    var recentEndpointPairs = (EndpointPairText(), EndpointPairText())
     var tcpBases4: [TCPConnectionKey4: TCPSequenceBase] = [:]
     var tcpBases6: [TCPConnectionKey6: TCPSequenceBase] = [:]
+    /// The entries of `tcpBases4` and `tcpBases6` used last.
+    var lastTCPBase4: (key: TCPConnectionKey4, base: TCPSequenceBase)?
+    var lastTCPBase6: (key: TCPConnectionKey6, base: TCPSequenceBase)?
 
     /// libpcap's `MAXIMUM_SNAPLEN`; tcpdump refuses longer headers.
     static let maximumSnapshotLength: UInt32 = 262_144
 
     public init(options: TcpdumpOptions = TcpdumpOptions()) {
         self.options = options
+    }
+
+    /// Appends the line(s) for `packet`, each ending in a newline, to `output`.
+    public mutating func print(_ packet: CapturedPacket, into output: inout OutputBuffer) {
+        print(timestamp: packet.timestamp, data: packet.data, wireLength: packet.wireLength,
+              linkType: packet.linkType, into: &output)
+    }
+
+    /// Appends the line(s) for one frame to `output`.
+    public mutating func print(timestamp: CaptureTimestamp, data: UnsafeRawBufferPointer, wireLength: Int,
+                               linkType: LinkType, into output: inout OutputBuffer) {
+        swap(&out, &output)
+        defer { swap(&out, &output) }
+        out.makeUnique()
+        printFrame(timestamp: timestamp, data: data, wireLength: wireLength, linkType: linkType)
     }
 
     /// Appends the line(s) for `packet`, each ending in a newline, to `output`.
@@ -127,8 +150,15 @@ public struct TcpdumpPrinter {
     /// Appends the line(s) for one frame to `output`.
     public mutating func print(timestamp: CaptureTimestamp, data: UnsafeRawBufferPointer, wireLength: Int,
                                linkType: LinkType, into output: inout [UInt8]) {
-        swap(&out, &output)
-        defer { swap(&out, &output) }
+        out.makeUnique()
+        out.removeAll()
+        printFrame(timestamp: timestamp, data: data, wireLength: wireLength, linkType: linkType)
+        out.withUnsafeBytes { output.append(contentsOf: $0) }
+        out.removeAll()
+    }
+
+    private mutating func printFrame(timestamp: CaptureTimestamp, data: UnsafeRawBufferPointer, wireLength: Int,
+                                     linkType: LinkType) {
         let captured = UInt32(truncatingIfNeeded: data.count)
         let wire = UInt32(truncatingIfNeeded: wireLength)
         if captured == 0 || wire == 0 || wire < captured || captured > Self.maximumSnapshotLength
@@ -148,7 +178,7 @@ public struct TcpdumpPrinter {
             appendTruncationMarker()
         }
         bytes = UnsafeRawBufferPointer(start: nil, count: 0)
-        out.append(UInt8(ascii: "\n"))
+        out.appendByte(UInt8(ascii: "\n"))
     }
 
     /// Forgets the previous packet's time and the TCP sequence table.
@@ -156,11 +186,14 @@ public struct TcpdumpPrinter {
         referenceTime = (0, 0)
         tcpBases4.removeAll()
         tcpBases6.removeAll()
+        lastTCPBase4 = nil
+        lastTCPBase6 = nil
+        lastUTCOffset = nil
     }
 
     private mutating func printInvalidHeader(captured: UInt32, wire: UInt32) {
         var first = true
-        func lead(_ out: inout [UInt8]) {
+        func lead(_ out: inout OutputBuffer) {
             if first { out.appendASCII("[Invalid header:") } else { out.appendASCII(",") }
             first = false
         }
@@ -263,14 +296,14 @@ public struct TcpdumpPrinter {
             if Self.cannotConvert(seconds) {
                 out.appendASCII("[Error converting time]")
             } else {
-                appendClock(local: seconds + Int64(options.utcOffset(seconds)), withDate: false)
+                appendClock(local: seconds + Int64(utcOffset(at: seconds)), withDate: false)
                 appendFraction(fraction)
             }
         case .dateAndTime:
             if Self.cannotConvert(seconds) {
                 out.appendASCII("[Error converting time]")
             } else {
-                appendClock(local: seconds + Int64(options.utcOffset(seconds)), withDate: true)
+                appendClock(local: seconds + Int64(utcOffset(at: seconds)), withDate: true)
                 appendFraction(fraction)
             }
         case .epoch:
@@ -293,7 +326,7 @@ public struct TcpdumpPrinter {
                 deltaSeconds -= 1
                 deltaFraction += precision == .nanoseconds ? 1_000_000_000 : 1_000_000
             }
-            out.append(negative ? UInt8(ascii: "-") : UInt8(ascii: " "))
+            out.appendByte(negative ? UInt8(ascii: "-") : UInt8(ascii: " "))
             if Self.cannotConvert(deltaSeconds) {
                 out.appendASCII("[Error converting time]")
             } else {
@@ -302,7 +335,16 @@ public struct TcpdumpPrinter {
             }
             if options.timestampStyle == .sincePrevious { referenceTime = (seconds, fraction) }
         }
-        out.append(UInt8(ascii: " "))
+        out.appendByte(UInt8(ascii: " "))
+    }
+
+    /// `options.utcOffset`, asked once per distinct second: packets come in bursts
+    /// within one second, and the zone's offset cannot change inside a second.
+    private mutating func utcOffset(at seconds: Int64) -> Int {
+        if let last = lastUTCOffset, last.seconds == seconds { return last.offset }
+        let offset = options.utcOffset(seconds)
+        lastUTCOffset = (seconds, offset)
+        return offset
     }
 
     /// tcpdump refuses times whose low 32 bits have the sign bit set (`(unsigned)sec & 0x80000000`).
@@ -313,7 +355,7 @@ public struct TcpdumpPrinter {
 
     /// `.%06u` / `.%09u` of the fraction cast to `unsigned`, as tcpdump prints it.
     private mutating func appendFraction(_ fraction: Int64) {
-        out.append(UInt8(ascii: "."))
+        out.appendByte(UInt8(ascii: "."))
         out.appendDecimal(UInt64(UInt32(truncatingIfNeeded: fraction)), minimumDigits: options.precision == .nanoseconds ? 9 : 6)
     }
 
@@ -337,16 +379,18 @@ public struct TcpdumpPrinter {
             let month = mp < 10 ? mp + 3 : mp - 9
             let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
             out.appendDecimal(UInt64(max(year, 0)), minimumDigits: 4)
-            out.append(UInt8(ascii: "-"))
-            out.appendDecimal(UInt64(month), minimumDigits: 2)
-            out.append(UInt8(ascii: "-"))
-            out.appendDecimal(UInt64(day), minimumDigits: 2)
-            out.append(UInt8(ascii: " "))
+            out.appendByte(UInt8(ascii: "-"))
+            out.appendTwoDigits(Int(month))
+            out.appendByte(UInt8(ascii: "-"))
+            out.appendTwoDigits(Int(day))
+            out.appendByte(UInt8(ascii: " "))
         }
-        out.appendDecimal(UInt64(secondOfDay / 3600), minimumDigits: 2)
-        out.append(UInt8(ascii: ":"))
-        out.appendDecimal(UInt64(secondOfDay % 3600 / 60), minimumDigits: 2)
-        out.append(UInt8(ascii: ":"))
-        out.appendDecimal(UInt64(secondOfDay % 60), minimumDigits: 2)
+        let clock = out.reserveTail(8)
+        OutputBuffer.writeDigits(UInt64(secondOfDay / 3600), ending: clock + 2, digits: 2)
+        clock[2] = UInt8(ascii: ":")
+        OutputBuffer.writeDigits(UInt64(secondOfDay % 3600 / 60), ending: clock + 5, digits: 2)
+        clock[5] = UInt8(ascii: ":")
+        OutputBuffer.writeDigits(UInt64(secondOfDay % 60), ending: clock + 8, digits: 2)
+        out.count &+= 8
     }
 }
