@@ -162,14 +162,39 @@ public struct TCPOptionReader: IteratorProtocol {
     }
 }
 
+extension TCPOptionReader {
+    /// The first Timestamps option (RFC 7323 §3.2) among the options at `start..<end` of
+    /// `packet`, found by the walk ``next()`` makes (ending at the same End of Option
+    /// List, malformed length or end of the captured bytes), without decoding the others.
+    @inline(__always)
+    static func timestamps(in packet: UnsafeRawBufferPointer, from start: Int, to end: Int)
+        -> (value: UInt32, echoReply: UInt32)? {
+        let captured = packet.count
+        var offset = start
+        while offset < end && offset < captured {
+            let kind = packet.load(fromByteOffset: offset, as: UInt8.self)
+            if kind == 0 { return nil }
+            if kind == 1 {
+                offset += 1
+                continue
+            }
+            guard captured - offset >= 2 else { return nil }
+            let length = Int(packet.load(fromByteOffset: offset + 1, as: UInt8.self))
+            guard length >= 2, length <= end - offset, captured - offset >= length else { return nil }
+            if kind == 8 && length == 10 {
+                return (UInt32(bigEndian: packet.loadUnaligned(fromByteOffset: offset + 2, as: UInt32.self)),
+                        UInt32(bigEndian: packet.loadUnaligned(fromByteOffset: offset + 6, as: UInt32.self)))
+            }
+            offset += length
+        }
+        return nil
+    }
+}
+
 extension TCPHeader {
     /// The Timestamps option's TSval and TSecr (RFC 7323 §3.2), if present and captured.
     public func timestamps(in packet: UnsafeRawBufferPointer) -> (value: UInt32, echoReply: UInt32)? {
-        var reader = TCPOptionReader(packet: packet, header: self)
-        while let option = reader.next() {
-            if case .timestamps(let value, let echo) = option { return (value, echo) }
-        }
-        return nil
+        TCPOptionReader.timestamps(in: packet, from: optionsOffset, to: optionsOffset + declaredOptionsLength)
     }
 
     /// Sequence space the segment occupies (RFC 9293 §3.4: data plus one each for SYN and FIN).

@@ -1,24 +1,18 @@
-extension RTTEngine {
+extension RTTMatcher {
     /// Echo request → echo reply with the same identifier and sequence number
     /// (RFC 792 "Echo or Echo Reply Message", RFC 4443 §4.1–4.2), as ping pairs them.
     /// A flow is one identifier between two hosts; its pending requests are a list in
     /// the pool (`start` = sequence number, `end` = the requesting side).
-    mutating func processEcho(request: Bool, identifier: UInt16, sequence: UInt16, protocolNumber: UInt8,
-                              source: IPAddress, destination: IPAddress, ipBytes: Int, time: Int64) {
-        counters.icmpEchoes &+= 1
-        let (key, side) = RTTFlowKey.make(source: source, sourcePort: identifier, destination: destination,
-                                          destinationPort: identifier, protocolNumber: protocolNumber)
-        let flowIndex = acquireFlow(key, now: time)
-        var flow = table[flowIndex]
+    mutating func echo(_ flow: inout RTTFlowEntry, side: Int, packet: RTTPacket, time: Int64) {
         flow.lastSeen = time
         flow.packets &+= 1
-        flow.bytes &+= UInt64(max(0, ipBytes))
+        flow.bytes &+= UInt64(max(0, packet.ipBytes))
         // Pinging oneself puts both directions on one side.
-        let sameHost = key.addressA == key.addressB
-        let number = UInt32(sequence)
+        let sameHost = flow.key.addressA == flow.key.addressB
+        let number = packet.sequence
         var pending = flow.side0
 
-        if request {
+        if packet.isEchoRequest {
             if flow.initiator == RTTFlowEntry.unknown { flow.initiator = UInt8(side) }
             var previous: Int32 = -1
             var index = pending.segments
@@ -50,7 +44,6 @@ extension RTTEngine {
                 methodCounters[RTTMethod.icmp.index].unanswered &+= 1
             }
             flow.side0 = pending
-            table[flowIndex] = flow
             return
         }
 
@@ -75,6 +68,5 @@ extension RTTEngine {
         } else {
             countUnmatched(.icmp)
         }
-        table[flowIndex] = flow
     }
 }

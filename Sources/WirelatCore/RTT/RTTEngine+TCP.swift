@@ -1,19 +1,15 @@
-extension RTTEngine {
-    mutating func processTCP(_ tcp: TCPHeader, payloadLength: Int, frame: UnsafeRawBufferPointer,
-                             source: IPAddress, destination: IPAddress, ipBytes: Int, time: Int64) {
-        counters.tcpSegments &+= 1
-        let (key, side) = RTTFlowKey.make(source: source, sourcePort: tcp.sourcePort, destination: destination,
-                                          destinationPort: tcp.destinationPort, protocolNumber: IPProtocolNumber.tcp)
-        let flowIndex = acquireFlow(key, now: time)
-        var flow = table[flowIndex]
+extension RTTMatcher {
+    /// Runs a TCP segment through the handshake, ack, reqresp and tsecr matchers of its flow.
+    @inline(__always)
+    mutating func segment(_ flow: inout RTTFlowEntry, side: Int, packet: RTTPacket, time: Int64) {
         flow.lastSeen = time
         flow.packets &+= 1
-        flow.bytes &+= UInt64(max(0, ipBytes))
+        flow.bytes &+= UInt64(max(0, packet.ipBytes))
 
-        let flags = tcp.flags
-        let sequence = tcp.sequenceNumber
+        let flags = packet.flags
+        let sequence = packet.sequence
         let isSYN = flags.contains(.syn)
-        let payload = UInt32(clamping: payloadLength)
+        let payload = UInt32(clamping: packet.payloadLength)
         // tshark's next sequence number: data plus one for SYN or FIN (RFC 9293 §3.4).
         let end = sequence &+ payload &+ (isSYN || flags.contains(.fin) ? 1 : 0)
         let occupiesSequence = end != sequence
@@ -26,11 +22,15 @@ extension RTTEngine {
             counters.reusedPorts &+= 1
         }
         if !flow[side: side].has(RTTSideState.baseSet) {
-            flow[side: side].baseSequence = isSYN ? sequence : sequence &- 1
-            flow[side: side].set(RTTSideState.baseSet)
+            flow.withSide(side) { sender in
+                sender.baseSequence = isSYN ? sequence : sequence &- 1
+                sender.set(RTTSideState.baseSet)
+            }
         }
 
-        handshake(&flow, side: side, tcp: tcp, time: time)
+        if isSYN || flags.contains(.rst) {
+            handshake(&flow, side: side, packet: packet, time: time)
+        }
 
         var ambiguous = false
         if occupiesSequence {
@@ -38,17 +38,20 @@ extension RTTEngine {
             rememberSegment(&flow, side: side, start: sequence, end: end, time: time, ambiguous: ambiguous)
         }
         if !flow[side: side].has(RTTSideState.nextSequenceSet) || SerialNumber.greater(end, flow[side: side].nextSequence) {
-            flow[side: side].nextSequence = end
-            flow[side: side].set(RTTSideState.nextSequenceSet)
+            flow.withSide(side) { sender in
+                sender.nextSequence = end
+                sender.set(RTTSideState.nextSequenceSet)
+            }
         }
 
-        acknowledge(&flow, ackingSide: side, tcp: tcp, time: time)
+        acknowledge(&flow, ackingSide: side, packet: packet, time: time)
 
         if payload > 0 {
             requestResponse(&flow, side: side, ambiguous: ambiguous, time: time)
         }
-        if let ts = tcp.timestamps(in: frame) {
-            timestampEcho(&flow, side: side, flags: flags, payload: payload, tsval: ts.value, tsecr: ts.echoReply, time: time)
+        if packet.hasTimestamps {
+            timestampEcho(&flow, side: side, flags: flags, payload: payload, tsval: packet.timestampValue,
+                          tsecr: packet.timestampEchoReply, time: time)
         } else {
             counters.withoutTimestamps &+= 1
         }
@@ -57,7 +60,6 @@ extension RTTEngine {
             flow.requestOpen = false
             flow.runSide = RTTFlowEntry.unknown
         }
-        table[flowIndex] = flow
     }
 
     /// Forgets a connection's state when a new one starts on its 4-tuple, counting what
@@ -79,13 +81,14 @@ extension RTTEngine {
     // MARK: - handshake
 
     /// SYN → SYN-ACK or RST (RFC 9293 §3.5, §3.10.7.1), timed from the latest SYN.
-    mutating func handshake(_ flow: inout RTTFlowEntry, side: Int, tcp: TCPHeader, time: Int64) {
-        let flags = tcp.flags
+    /// Only SYNs and RSTs reach it.
+    mutating func handshake(_ flow: inout RTTFlowEntry, side: Int, packet: RTTPacket, time: Int64) {
+        let flags = packet.flags
         let isSYN = flags.contains(.syn)
         let hasACK = flags.contains(.ack)
         if isSYN && !hasACK {
             if flow.handshake == RTTFlowEntry.handshakeAwaiting && Int(flow.initiator) == side
-                && flow.synSequence == tcp.sequenceNumber {
+                && flow.synSequence == packet.sequence {
                 flow.synTime = time
                 flow.synPacket = packetNumber
                 if flow.synCount < UInt8.max { flow.synCount += 1 }
@@ -93,7 +96,7 @@ extension RTTEngine {
                 return
             }
             if flow.handshake == RTTFlowEntry.handshakeAnswered && Int(flow.initiator) == side
-                && flow.synSequence == tcp.sequenceNumber {
+                && flow.synSequence == packet.sequence {
                 return
             }
             if flow.handshake == RTTFlowEntry.handshakeAwaiting {
@@ -103,7 +106,7 @@ extension RTTEngine {
             flow.handshake = RTTFlowEntry.handshakeAwaiting
             flow.initiator = UInt8(side)
             flow.initiatorGuessed = false
-            flow.synSequence = tcp.sequenceNumber
+            flow.synSequence = packet.sequence
             flow.synTime = time
             flow.synPacket = packetNumber
             flow.synCount = 1
@@ -115,7 +118,7 @@ extension RTTEngine {
         }
         guard isSYN || flags.contains(.rst) else { return }
         guard flow.handshake == RTTFlowEntry.handshakeAwaiting, Int(flow.initiator) != side, hasACK,
-              tcp.acknowledgmentNumber == flow.synSequence &+ 1
+              packet.acknowledgment == flow.synSequence &+ 1
         else {
             if isSYN && flow.handshake != RTTFlowEntry.handshakeAnswered { countUnmatched(.handshake) }
             return
@@ -134,18 +137,17 @@ extension RTTEngine {
     /// remembered as unacknowledged), or else out of order (it fills a hole).
     mutating func classify(_ flow: inout RTTFlowEntry, side: Int, sequence: UInt32, end: UInt32,
                            payload: UInt32, flags: TCPFlags) -> Bool {
-        let sender = flow[side: side]
-        guard sender.has(RTTSideState.nextSequenceSet), SerialNumber.less(sequence, sender.nextSequence) else {
+        let nextSequence = flow[side: side].nextSequence
+        guard flow[side: side].has(RTTSideState.nextSequenceSet), SerialNumber.less(sequence, nextSequence) else {
             return false
         }
-        if payload <= 1 && sequence == sender.nextSequence &- 1 && flags.isDisjoint(with: [.syn, .fin, .rst]) {
+        if payload <= 1 && sequence == nextSequence &- 1 && flags.isDisjoint(with: [.syn, .fin, .rst]) {
             counters.keepAlives &+= 1
             return true
         }
-        let receiver = flow[side: 1 - side]
-        var resent = receiver.has(RTTSideState.lastAcknowledgmentSet)
-            && SerialNumber.less(sequence, receiver.lastAcknowledgment)
-        var index = sender.segments
+        var resent = flow[side: 1 - side].has(RTTSideState.lastAcknowledgmentSet)
+            && SerialNumber.less(sequence, flow[side: 1 - side].lastAcknowledgment)
+        var index = flow[side: side].segments
         while !resent && index >= 0 {
             let record = pool[index]
             resent = SerialNumber.less(sequence, record.end) && SerialNumber.less(record.start, end)
@@ -159,43 +161,40 @@ extension RTTEngine {
 
     mutating func rememberSegment(_ flow: inout RTTFlowEntry, side: Int, start: UInt32, end: UInt32,
                                   time: Int64, ambiguous: Bool) {
-        var sender = flow[side: side]
-        guard Int(sender.segmentCount) < configuration.maximumOutstandingSegments else {
+        guard Int(flow[side: side].segmentCount) < configuration.maximumOutstandingSegments else {
             counters.untrackedSegments &+= 1
             return
         }
         let record = RTTPendingRecord(time: time, packet: packetNumber, start: start, end: end, next: -1,
                                       flags: ambiguous ? RTTPendingRecord.ambiguous : 0)
-        if pool.push(record, onto: &sender.segments) {
+        let remembered = flow.withSide(side) { sender in
+            guard pool.push(record, onto: &sender.segments) else { return false }
             sender.segmentCount += 1
-            flow[side: side] = sender
-        } else {
-            counters.untrackedSegments &+= 1
+            return true
         }
+        if !remembered { counters.untrackedSegments &+= 1 }
     }
 
     /// tshark's walk of the other direction's unacknowledged segments with this packet's
     /// SEG.ACK (packet-tcp.c, `tcp_analyze_sequence_number`), described on ``RTTEngine``.
-    mutating func acknowledge(_ flow: inout RTTFlowEntry, ackingSide: Int, tcp: TCPHeader, time: Int64) {
-        let hasACK = tcp.flags.contains(.ack)
-        let ack = tcp.acknowledgmentNumber
-        if hasACK {
-            var acker = flow[side: ackingSide]
-            if !acker.has(RTTSideState.lastAcknowledgmentSet) || SerialNumber.greater(ack, acker.lastAcknowledgment) {
+    mutating func acknowledge(_ flow: inout RTTFlowEntry, ackingSide: Int, packet: RTTPacket, time: Int64) {
+        let hasACK = packet.flags.contains(.ack)
+        let ack = packet.acknowledgment
+        if hasACK && (!flow[side: ackingSide].has(RTTSideState.lastAcknowledgmentSet)
+                      || SerialNumber.greater(ack, flow[side: ackingSide].lastAcknowledgment)) {
+            flow.withSide(ackingSide) { acker in
                 acker.lastAcknowledgment = ack
                 acker.set(RTTSideState.lastAcknowledgmentSet)
-                flow[side: ackingSide] = acker
             }
         }
         let karn = configuration.ackRule == .karn
         guard hasACK || !karn else { return }
         let dataSide = 1 - ackingSide
-        var sender = flow[side: dataSide]
-        guard sender.segmentCount > 0 else { return }
+        guard flow[side: dataSide].segmentCount > 0 else { return }
         var matched: RTTPendingRecord?
         var ambiguous = false
         var previous: Int32 = -1
-        var index = sender.segments
+        var index = flow[side: dataSide].segments
         while index >= 0 {
             let record = pool[index]
             if ack == record.end {
@@ -212,11 +211,12 @@ extension RTTEngine {
                 continue
             }
             if record.flags & RTTPendingRecord.ambiguous != 0 { ambiguous = true }
-            pool.remove(index, previous: previous, head: &sender.segments)
-            sender.segmentCount -= 1
+            flow.withSide(dataSide) { sender in
+                pool.remove(index, previous: previous, head: &sender.segments)
+                sender.segmentCount -= 1
+            }
             index = record.next
         }
-        flow[side: dataSide] = sender
         guard let matched else { return }
         if karn && ambiguous {
             methodCounters[RTTMethod.ack.index].retransmissions &+= 1
@@ -271,22 +271,22 @@ extension RTTEngine {
                                 tsval: UInt32, tsecr: UInt32, time: Int64) {
         let other = 1 - side
         if flags.contains(.ack) && tsecr != 0 && flow[side: other].timestampCount > 0 {
-            var waiting = flow[side: other]
             var matched: RTTPendingRecord?
             var previous: Int32 = -1
-            var index = waiting.timestamps
+            var index = flow[side: other].timestamps
             while index >= 0 {
                 let record = pool[index]
                 if SerialNumber.lessOrEqual(record.start, tsecr) {
                     if record.start == tsecr { matched = record }
-                    pool.remove(index, previous: previous, head: &waiting.timestamps)
-                    waiting.timestampCount -= 1
+                    flow.withSide(other) { waiting in
+                        pool.remove(index, previous: previous, head: &waiting.timestamps)
+                        waiting.timestampCount -= 1
+                    }
                 } else {
                     previous = index
                 }
                 index = record.next
             }
-            flow[side: other] = waiting
             if let matched {
                 emit(.tsecr, openingTime: matched.time, openingPacket: matched.packet, closingTime: time,
                      flow: &flow, initiator: other)
@@ -294,25 +294,23 @@ extension RTTEngine {
         }
 
         guard tsval != 0, payload > 0 || flags.contains(.syn) else { return }
-        var sender = flow[side: side]
-        if !sender.has(RTTSideState.lastTSvalSet) {
-            sender.lastTSval = tsval
-            sender.set(RTTSideState.lastTSvalSet)
-            if !flags.contains(.syn) {
-                flow[side: side] = sender
-                return
+        if !flow[side: side].has(RTTSideState.lastTSvalSet) {
+            flow.withSide(side) { sender in
+                sender.lastTSval = tsval
+                sender.set(RTTSideState.lastTSvalSet)
             }
+            if !flags.contains(.syn) { return }
         } else {
-            guard SerialNumber.greater(tsval, sender.lastTSval) else { return }
-            sender.lastTSval = tsval
+            guard SerialNumber.greater(tsval, flow[side: side].lastTSval) else { return }
+            flow.withSide(side) { $0.lastTSval = tsval }
         }
         let record = RTTPendingRecord(time: time, packet: packetNumber, start: tsval, end: 0, next: -1, flags: 0)
-        if Int(sender.timestampCount) < configuration.maximumOutstandingTimestamps,
-           pool.push(record, onto: &sender.timestamps) {
-            sender.timestampCount += 1
-        } else {
-            counters.untrackedTimestamps &+= 1
-        }
-        flow[side: side] = sender
+        let remembered = Int(flow[side: side].timestampCount) < configuration.maximumOutstandingTimestamps
+            && flow.withSide(side) { sender in
+                guard pool.push(record, onto: &sender.timestamps) else { return false }
+                sender.timestampCount += 1
+                return true
+            }
+        if !remembered { counters.untrackedTimestamps &+= 1 }
     }
 }

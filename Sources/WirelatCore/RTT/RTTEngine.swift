@@ -59,20 +59,17 @@
 public struct RTTEngine {
     public let configuration: RTTConfiguration
     /// Called with every sample as it is found (`--samples`).
-    public var onSample: ((RTTSample) -> Void)?
-    public internal(set) var counters = RTTCounters()
+    public var onSample: ((RTTSample) -> Void)? {
+        get { matcher.onSample }
+        set { matcher.onSample = newValue }
+    }
+    public var counters: RTTCounters { matcher.counters }
 
     var table: RTTFlowTable
-    var pool: RTTPendingPool
-    var recorders: [LatencyRecorder]
-    /// tsecr samples split by which side's TSval was echoed: [0] the initiator's (capture
-    /// point → responder → capture point), [1] the responder's.
-    var halves: [LatencyRecorder]
-    var methodCounters: [RTTMethodCounters]
+    /// Everything the matchers change besides the flow a packet belongs to.
+    var matcher: RTTMatcher
     /// The busiest flows that have left the table, busiest first.
     var retired: [RTTFlowSummary] = []
-    /// 1-based number of the packet being processed.
-    var packetNumber: UInt64 = 0
 
     public init(configuration: RTTConfiguration = RTTConfiguration(), onSample: ((RTTSample) -> Void)? = nil) {
         var configuration = configuration
@@ -82,62 +79,39 @@ public struct RTTEngine {
         configuration.maximumOutstandingEchoes = min(max(1, configuration.maximumOutstandingEchoes), Int(UInt16.max))
         configuration.topFlows = max(0, configuration.topFlows)
         self.configuration = configuration
-        self.onSample = onSample
         table = RTTFlowTable(capacity: configuration.maximumFlows)
-        pool = RTTPendingPool(limit: configuration.maximumPendingRecords)
-        recorders = Array(repeating: LatencyRecorder(), count: RTTMethod.allCases.count)
-        halves = [LatencyRecorder(), LatencyRecorder()]
-        methodCounters = Array(repeating: RTTMethodCounters(), count: RTTMethod.allCases.count)
+        matcher = RTTMatcher(configuration: configuration, onSample: onSample)
     }
 
     /// Decodes and processes one packet from a capture file or a live handle.
     public mutating func process(_ packet: CapturedPacket) {
-        let decoded = PacketDecoder.decode(packet.data, linkType: packet.linkType)
-        process(decoded, frame: packet.data, timeNanoseconds: packet.timestamp.nanosecondsSinceEpoch)
+        process(RTTPacket(frame: packet.data, linkType: packet.linkType),
+                timeNanoseconds: packet.timestamp.nanosecondsSinceEpoch)
     }
 
     /// Processes one decoded packet. `frame` is the buffer it was decoded from (TCP
     /// options are read from it); `timeNanoseconds` is its capture time since the epoch.
     public mutating func process(_ packet: DecodedPacket, frame: UnsafeRawBufferPointer, timeNanoseconds: Int64) {
-        packetNumber &+= 1
-        counters.packets &+= 1
-        expireIdleFlows(now: timeNanoseconds)
-        guard let addresses = packet.ipAddresses, let transport = packet.transport, !packet.isLaterFragment else {
-            counters.ignoredPackets &+= 1
-            return
-        }
-        let ipBytes: Int
-        switch packet.network {
-        case .ipv4(let h):
-            if h.moreFragments {
-                counters.ignoredPackets &+= 1
-                return
-            }
-            ipBytes = Int(h.totalLength)
-        case .ipv6(let c):
-            if c.isFragment {
-                counters.ignoredPackets &+= 1
-                return
-            }
-            ipBytes = Int(c.header.payloadLength) + IPv6Header.headerLength
-        default:
-            counters.ignoredPackets &+= 1
-            return
-        }
-        switch transport {
-        case .tcp(let tcp) where tcp.headerLength >= TCPHeader.minimumHeaderLength:
-            processTCP(tcp, payloadLength: packet.payloadLength, frame: frame, source: addresses.source,
-                       destination: addresses.destination, ipBytes: ipBytes, time: timeNanoseconds)
-        case .icmp(let h) where h.isEcho && h.code == 0:
-            processEcho(request: h.type == ICMPHeader.echoRequest, identifier: h.identifier, sequence: h.sequenceNumber,
-                        protocolNumber: IPProtocolNumber.icmp, source: addresses.source,
-                        destination: addresses.destination, ipBytes: ipBytes, time: timeNanoseconds)
-        case .icmpv6(let h) where h.isEcho && h.code == 0:
-            processEcho(request: h.type == ICMPv6Header.echoRequest, identifier: h.identifier, sequence: h.sequenceNumber,
-                        protocolNumber: IPProtocolNumber.icmpv6, source: addresses.source,
-                        destination: addresses.destination, ipBytes: ipBytes, time: timeNanoseconds)
-        default:
-            counters.ignoredPackets &+= 1
+        process(RTTPacket(decoded: packet, frame: frame), timeNanoseconds: timeNanoseconds)
+    }
+
+    mutating func process(_ packet: RTTPacket, timeNanoseconds time: Int64) {
+        matcher.packetNumber &+= 1
+        matcher.counters.packets &+= 1
+        expireIdleFlows(now: time)
+        switch packet.kind {
+        case .tcp:
+            matcher.counters.tcpSegments &+= 1
+            let (key, side) = RTTFlowKey.make(packet)
+            let index = acquireFlow(key, now: time)
+            matcher.segment(&table[index], side: side, packet: packet, time: time)
+        case .echo:
+            matcher.counters.icmpEchoes &+= 1
+            let (key, side) = RTTFlowKey.make(packet)
+            let index = acquireFlow(key, now: time)
+            matcher.echo(&table[index], side: side, packet: packet, time: time)
+        case .ignored:
+            matcher.counters.ignoredPackets &+= 1
         }
     }
 
@@ -150,18 +124,20 @@ public struct RTTEngine {
             let (idle, overflow) = now.subtractingReportingOverflow(table[index].lastSeen)
             guard !overflow, idle > limit else { return }
             retire(index)
-            counters.expired &+= 1
+            matcher.counters.expired &+= 1
         }
     }
 
     /// Every sample recorded for `method` so far.
-    public func recorder(for method: RTTMethod) -> LatencyRecorder { recorders[method.index] }
+    public func recorder(for method: RTTMethod) -> LatencyRecorder { matcher.recorders[method.index] }
 
-    public func counters(for method: RTTMethod) -> RTTMethodCounters { methodCounters[method.index] }
+    public func counters(for method: RTTMethod) -> RTTMethodCounters { matcher.methodCounters[method.index] }
 
     /// Bytes held by the flow table and the pending pool (the engine's memory, apart from
     /// its seven latency histograms).
-    public var stateBytes: Int { table.storageBytes + pool.storageBytes + retired.capacity * MemoryLayout<RTTFlowSummary>.stride }
+    public var stateBytes: Int {
+        table.storageBytes + matcher.pool.storageBytes + retired.capacity * MemoryLayout<RTTFlowSummary>.stride
+    }
 
     /// Bytes of one flow entry; the index adds 8 to 16 more per flow (two to four 4-byte
     /// slots at load ½), and each pending record 32.
@@ -176,23 +152,62 @@ public struct RTTEngine {
         }
         if table.isFull {
             retire(table.oldest)
-            counters.evicted &+= 1
+            matcher.counters.evicted &+= 1
         }
-        counters.flows &+= 1
+        matcher.counters.flows &+= 1
         let index = table.insert(RTTFlowEntry(key: key, lastSeen: now))
-        counters.activeFlows = UInt64(table.count)
+        matcher.counters.activeFlows = UInt64(table.count)
         return index
     }
 
     /// Removes a flow from the table, counting what it left unanswered and keeping it
     /// for the busiest-flows table.
     mutating func retire(_ index: Int32) {
-        var flow = table[index]
-        Self.countUnanswered(flow, into: &methodCounters, &counters)
-        releaseRecords(&flow)
-        considerForTop(RTTFlowSummary(flow))
+        matcher.countUnanswered(table[index])
+        matcher.releaseRecords(&table[index])
+        considerForTop(RTTFlowSummary(table[index]))
         table.remove(index)
-        counters.activeFlows = UInt64(table.count)
+        matcher.counters.activeFlows = UInt64(table.count)
+    }
+
+    mutating func considerForTop(_ summary: RTTFlowSummary) {
+        let limit = configuration.topFlows
+        guard limit > 0 else { return }
+        if retired.count == limit, let last = retired.last, !(summary.isBusier(than: last)) { return }
+        let position = retired.firstIndex { summary.isBusier(than: $0) } ?? retired.count
+        retired.insert(summary, at: position)
+        if retired.count > limit { retired.removeLast() }
+    }
+}
+
+/// What the matchers share and change besides the flow a packet belongs to: the pending
+/// pool, the latency recorders and the counters. Its methods take that flow as an
+/// `inout` argument, so the flow is updated where it lies in the table.
+struct RTTMatcher {
+    let configuration: RTTConfiguration
+    var onSample: ((RTTSample) -> Void)?
+    var counters = RTTCounters()
+    var pool: RTTPendingPool
+    var recorders: [LatencyRecorder]
+    /// tsecr samples split by which side's TSval was echoed: [0] the initiator's (capture
+    /// point → responder → capture point), [1] the responder's.
+    var halves: [LatencyRecorder]
+    var methodCounters: [RTTMethodCounters]
+    /// 1-based number of the packet being processed.
+    var packetNumber: UInt64 = 0
+
+    init(configuration: RTTConfiguration, onSample: ((RTTSample) -> Void)?) {
+        self.configuration = configuration
+        self.onSample = onSample
+        pool = RTTPendingPool(limit: configuration.maximumPendingRecords)
+        recorders = Array(repeating: LatencyRecorder(), count: RTTMethod.allCases.count)
+        halves = [LatencyRecorder(), LatencyRecorder()]
+        methodCounters = Array(repeating: RTTMethodCounters(), count: RTTMethod.allCases.count)
+    }
+
+    /// Counts the requests `flow` leaves unanswered as it ends.
+    mutating func countUnanswered(_ flow: RTTFlowEntry) {
+        Self.countUnanswered(flow, into: &methodCounters, &counters)
     }
 
     static func countUnanswered(_ flow: RTTFlowEntry, into methodCounters: inout [RTTMethodCounters],
@@ -220,15 +235,6 @@ public struct RTTEngine {
         flow.side1.timestampCount = 0
     }
 
-    mutating func considerForTop(_ summary: RTTFlowSummary) {
-        let limit = configuration.topFlows
-        guard limit > 0 else { return }
-        if retired.count == limit, let last = retired.last, !(summary.isBusier(than: last)) { return }
-        let position = retired.firstIndex { summary.isBusier(than: $0) } ?? retired.count
-        retired.insert(summary, at: position)
-        if retired.count > limit { retired.removeLast() }
-    }
-
     // MARK: - Samples
 
     /// Records one round trip from `opening` to the packet being processed at `time`.
@@ -247,11 +253,9 @@ public struct RTTEngine {
         if method == .tsecr, flow.initiator != RTTFlowEntry.unknown {
             halves[initiator == Int(flow.initiator) ? 0 : 1].record(rtt)
         }
-        if let onSample {
-            onSample(RTTSample(method: method, timeNanoseconds: closingTime, rttNanoseconds: rtt,
-                               flow: flow.key.flow(initiator: initiator),
-                               openingPacketNumber: openingPacket, closingPacketNumber: packetNumber))
-        }
+        onSample?(RTTSample(method: method, timeNanoseconds: closingTime, rttNanoseconds: rtt,
+                            flow: flow.key.flow(initiator: initiator),
+                            openingPacketNumber: openingPacket, closingPacketNumber: packetNumber))
     }
 
     mutating func countUnmatched(_ method: RTTMethod) {

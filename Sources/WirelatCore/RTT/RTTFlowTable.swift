@@ -3,7 +3,7 @@
 /// packet from A to B and its answer from B to A find one entry. IPv4 addresses are kept
 /// IPv4-mapped (RFC 4291 §2.5.5.2) beside a flag, so one layout serves both families.
 /// For ICMP and ICMPv6 echo the two "ports" are the echo identifier (RFC 792, RFC 4443 §4.1).
-struct RTTFlowKey: Hashable {
+struct RTTFlowKey: Equatable {
     var addressA: IPv6Address
     var addressB: IPv6Address
     var portA: UInt16
@@ -11,20 +11,33 @@ struct RTTFlowKey: Hashable {
     var protocolNumber: UInt8
     var isIPv4: Bool
 
-    /// The key of a packet from `source`:`sourcePort` to `destination`:`destinationPort`,
-    /// and the side (0 for A, 1 for B) that sent it.
-    static func make(source: IPAddress, sourcePort: UInt16, destination: IPAddress, destinationPort: UInt16,
-                     protocolNumber: UInt8) -> (key: RTTFlowKey, side: Int) {
-        let s = mapped(source)
-        let d = mapped(destination)
-        let isIPv4: Bool
-        if case .v4 = source { isIPv4 = true } else { isIPv4 = false }
-        if s < d || (s == d && sourcePort <= destinationPort) {
-            return (RTTFlowKey(addressA: s, addressB: d, portA: sourcePort, portB: destinationPort,
-                               protocolNumber: protocolNumber, isIPv4: isIPv4), 0)
+    /// The key of `packet`'s flow, and the side (0 for A, 1 for B) that sent it.
+    @inline(__always)
+    static func make(_ packet: RTTPacket) -> (key: RTTFlowKey, side: Int) {
+        let s = packet.source
+        let d = packet.destination
+        if s < d || (s == d && packet.sourcePort <= packet.destinationPort) {
+            return (RTTFlowKey(addressA: s, addressB: d, portA: packet.sourcePort, portB: packet.destinationPort,
+                               protocolNumber: packet.protocolNumber, isIPv4: packet.isIPv4), 0)
         }
-        return (RTTFlowKey(addressA: d, addressB: s, portA: destinationPort, portB: sourcePort,
-                           protocolNumber: protocolNumber, isIPv4: isIPv4), 1)
+        return (RTTFlowKey(addressA: d, addressB: s, portA: packet.destinationPort, portB: packet.sourcePort,
+                           protocolNumber: packet.protocolNumber, isIPv4: packet.isIPv4), 1)
+    }
+
+    /// A 64-bit hash of the key for the table's index, keyed by `seed`: three rounds of
+    /// a 64×64→128-bit multiply folded to 64 bits (wyhash's mixing step), far cheaper
+    /// than `Hasher`'s SipHash for a 38-byte key. The seed is random per table, as
+    /// `Hasher`'s is per process, so colliding keys cannot be worked out in advance.
+    @inline(__always)
+    func hash(seed: UInt64) -> UInt64 {
+        @inline(__always) func mix(_ a: UInt64, _ b: UInt64) -> UInt64 {
+            let product = a.multipliedFullWidth(by: b)
+            return product.high ^ product.low
+        }
+        let rest = UInt64(portA) << 32 | UInt64(portB) << 16 | UInt64(protocolNumber) << 8 | (isIPv4 ? 1 : 0)
+        var h = mix(addressA.high ^ seed ^ 0xA076_1D64_78BD_642F, addressA.low ^ 0xE703_7ED1_A0B4_28DB)
+        h = mix(h ^ addressB.high ^ 0x8EBC_6AF0_9C88_C6E3, addressB.low ^ seed ^ 0x5899_65CC_7537_4CC3)
+        return mix(h ^ rest ^ 0x1D8E_4E27_C47D_124F, seed ^ 0xA076_1D64_78BD_642F)
     }
 
     static func mapped(_ address: IPAddress) -> IPv6Address {
@@ -120,9 +133,13 @@ struct RTTFlowEntry {
         self.lastSeen = lastSeen
     }
 
-    subscript(side side: Int) -> RTTSideState {
-        get { side == 0 ? side0 : side1 }
-        set { if side == 0 { side0 = newValue } else { side1 = newValue } }
+    subscript(side side: Int) -> RTTSideState { side == 0 ? side0 : side1 }
+
+    /// Runs `body` on one side's state where it lies in the entry (a subscript's setter
+    /// would copy the whole state out and back).
+    @inline(__always)
+    mutating func withSide<Result>(_ side: Int, _ body: (inout RTTSideState) -> Result) -> Result {
+        side == 0 ? body(&side0) : body(&side1)
     }
 
     /// The side the flow's exchanges start from: the initiator when known, else the guess
@@ -152,6 +169,8 @@ struct RTTFlowTable {
     /// Most and least recently used entries, -1 when empty.
     private(set) var newest: Int32 = -1
     private(set) var oldest: Int32 = -1
+    /// Keys ``RTTFlowKey/hash(seed:)``.
+    private let seed = UInt64.random(in: .min ... .max)
 
     init(capacity: Int) {
         self.capacity = max(1, capacity)
@@ -171,7 +190,7 @@ struct RTTFlowTable {
     }
 
     @inline(__always)
-    private func home(_ key: RTTFlowKey) -> Int { key.hashValue & slotMask }
+    private func home(_ key: RTTFlowKey) -> Int { Int(truncatingIfNeeded: key.hash(seed: seed)) & slotMask }
 
     func find(_ key: RTTFlowKey) -> Int32? {
         var slot = home(key)
@@ -234,9 +253,10 @@ struct RTTFlowTable {
         linkNewest(index)
     }
 
+    /// A flow, read or changed in place. The engine leaves `key`, `newer` and `older` alone.
     subscript(index: Int32) -> RTTFlowEntry {
         get { entries[Int(index)] }
-        set { entries[Int(index)] = newValue }
+        _modify { yield &entries[Int(index)] }
     }
 
     /// Live entries from the least to the most recently used.
@@ -299,10 +319,11 @@ struct RTTPendingPool {
 
     subscript(index: Int32) -> RTTPendingRecord {
         get { records[Int(index)] }
-        set { records[Int(index)] = newValue }
+        _modify { yield &records[Int(index)] }
     }
 
     /// Stores `record` at the head of the list `head`; false when the pool is exhausted.
+    @inline(__always)
     mutating func push(_ record: RTTPendingRecord, onto head: inout Int32) -> Bool {
         var record = record
         record.next = head

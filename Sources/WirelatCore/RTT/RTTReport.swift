@@ -127,22 +127,22 @@ extension RTTEngine {
     /// The report so far. Requests still waiting in the table count as unanswered here
     /// (the engine itself is not changed, so capturing may go on).
     public func report(target: String) -> CaptureRTTReport {
-        var methodCounters = self.methodCounters
-        var counters = self.counters
+        var methodCounters = matcher.methodCounters
+        var counters = matcher.counters
         var live: [RTTFlowSummary] = []
         table.forEachLive { flow in
-            Self.countUnanswered(flow, into: &methodCounters, &counters)
+            RTTMatcher.countUnanswered(flow, into: &methodCounters, &counters)
             live.append(RTTFlowSummary(flow))
         }
 
         var methods: [CaptureRTTMethodReport] = []
         for method in RTTMethod.allCases {
-            let recorder = recorders[method.index]
+            let recorder = matcher.recorders[method.index]
             var row = CaptureRTTMethodReport(method: method, target: target, samples: recorder.count,
                                              rttNanoseconds: recorder.summary(), counters: methodCounters[method.index])
             if method == .tsecr {
-                row.towardResponder = RTTHalfReport(samples: halves[0].count, rttNanoseconds: halves[0].summary())
-                row.towardInitiator = RTTHalfReport(samples: halves[1].count, rttNanoseconds: halves[1].summary())
+                row.towardResponder = RTTHalfReport(samples: matcher.halves[0].count, rttNanoseconds: matcher.halves[0].summary())
+                row.towardInitiator = RTTHalfReport(samples: matcher.halves[1].count, rttNanoseconds: matcher.halves[1].summary())
             }
             methods.append(row)
         }

@@ -1,0 +1,292 @@
+/// The fields of one frame that ``RTTEngine`` reads: the addresses, ports, sequence
+/// space and Timestamps option of a TCP segment, or the identifier and sequence number
+/// of an ICMP or ICMPv6 echo message.
+///
+/// ``init(frame:linkType:)`` reads them straight from the captured bytes, with no
+/// intermediate headers. It takes and refuses exactly the frames that the engine takes
+/// and refuses after ``PacketDecoder`` (``init(decoded:frame:)``): the same link types
+/// and VLAN tags, the same truncation and malformation rules, no IPv4 fragment (later
+/// fragments carry no transport header; a first fragment's lengths cover only part of
+/// the datagram), no IPv6 packet with a Fragment header, at most four IPv6 extension
+/// headers. The tests hold the two readers to each other on every fixture, cut at every
+/// length and mutated at random.
+///
+/// Every read is bounds-checked against the captured bytes first ("the packet may be
+/// truncated at any random position", tcpdump). When `kind` is `.ignored` the other
+/// fields mean nothing.
+struct RTTPacket: Equatable {
+    enum Kind: UInt8 {
+        /// Not IP, not TCP or echo, an IP fragment, or cut short before the fields needed.
+        case ignored
+        case tcp
+        /// ICMP echo (RFC 792) or ICMPv6 echo (RFC 4443 §4.1–4.2) with code 0.
+        case echo
+    }
+
+    var kind = Kind.ignored
+    /// IP source and destination; IPv4 addresses IPv4-mapped, as ``RTTFlowKey`` keeps them.
+    var source = IPv6Address(high: 0, low: 0)
+    var destination = IPv6Address(high: 0, low: 0)
+    var isIPv4 = false
+    /// The IP packet's length as its header gives it: IPv4 Total Length, IPv6 40 + Payload Length.
+    var ipBytes = 0
+    /// IP protocol number of the transport header: 6, or 1 or 58 for echo.
+    var protocolNumber: UInt8 = 0
+    /// TCP source and destination port; for echo, the identifier in both.
+    var sourcePort: UInt16 = 0
+    var destinationPort: UInt16 = 0
+    /// TCP SEG.SEQ; for echo, the echo sequence number.
+    var sequence: UInt32 = 0
+    /// TCP SEG.ACK (whether or not ACK is set).
+    var acknowledgment: UInt32 = 0
+    var flags = TCPFlags()
+    /// TCP data bytes the IP and TCP headers announce (may exceed what was captured).
+    var payloadLength = 0
+    /// Echo request (rather than reply).
+    var isEchoRequest = false
+    /// The Timestamps option (RFC 7323 §3.2), when present and captured.
+    var hasTimestamps = false
+    var timestampValue: UInt32 = 0
+    var timestampEchoReply: UInt32 = 0
+
+    init() {}
+
+    /// Reads `frame`, captured on a link of type `linkType`.
+    @inline(__always)
+    init(frame: UnsafeRawBufferPointer, linkType: LinkType) {
+        let bytes = RTTBytes(frame)
+        guard let (offset, version) = Self.networkLayer(bytes, linkType: linkType) else { return }
+        if version == 4 {
+            readIPv4(bytes, at: offset)
+        } else {
+            readIPv6(bytes, at: offset)
+        }
+    }
+
+    /// The fields of a packet ``PacketDecoder`` decoded from `frame`, refused on the
+    /// same grounds as ``init(frame:linkType:)`` refuses the frame.
+    init(decoded packet: DecodedPacket, frame: UnsafeRawBufferPointer) {
+        guard let addresses = packet.ipAddresses, let transport = packet.transport, !packet.isLaterFragment else {
+            return
+        }
+        switch packet.network {
+        case .ipv4(let h):
+            if h.moreFragments { return }
+            ipBytes = Int(h.totalLength)
+        case .ipv6(let c):
+            if c.isFragment { return }
+            ipBytes = Int(c.header.payloadLength) + IPv6Header.headerLength
+        default:
+            return
+        }
+        source = RTTFlowKey.mapped(addresses.source)
+        destination = RTTFlowKey.mapped(addresses.destination)
+        if case .v4 = addresses.source { isIPv4 = true }
+        switch transport {
+        case .tcp(let tcp) where tcp.headerLength >= TCPHeader.minimumHeaderLength:
+            kind = .tcp
+            protocolNumber = IPProtocolNumber.tcp
+            sourcePort = tcp.sourcePort
+            destinationPort = tcp.destinationPort
+            sequence = tcp.sequenceNumber
+            acknowledgment = tcp.acknowledgmentNumber
+            flags = tcp.flags
+            payloadLength = packet.payloadLength
+            if let ts = tcp.timestamps(in: frame) {
+                hasTimestamps = true
+                timestampValue = ts.value
+                timestampEchoReply = ts.echoReply
+            }
+        case .icmp(let h) where h.isEcho && h.code == 0:
+            setEcho(request: h.type == ICMPHeader.echoRequest, identifier: h.identifier, sequence: h.sequenceNumber,
+                    protocolNumber: IPProtocolNumber.icmp)
+        case .icmpv6(let h) where h.isEcho && h.code == 0:
+            setEcho(request: h.type == ICMPv6Header.echoRequest, identifier: h.identifier,
+                    sequence: h.sequenceNumber, protocolNumber: IPProtocolNumber.icmpv6)
+        default:
+            self = RTTPacket()
+        }
+    }
+
+    private mutating func setEcho(request: Bool, identifier: UInt16, sequence: UInt16, protocolNumber: UInt8) {
+        kind = .echo
+        self.protocolNumber = protocolNumber
+        isEchoRequest = request
+        sourcePort = identifier
+        destinationPort = identifier
+        self.sequence = UInt32(sequence)
+    }
+
+    // MARK: - Link layer
+
+    /// Where the IP header starts and its version (4 or 6), as ``LinkLayerHeader``
+    /// finds them; nil for other payloads and for headers cut short.
+    @inline(__always)
+    private static func networkLayer(_ bytes: RTTBytes, linkType: LinkType) -> (offset: Int, version: Int)? {
+        let version: Int
+        var offset: Int
+        var type: UInt16
+        switch linkType {
+        case .ethernet:
+            // IEEE 802.3 §3.2.6: two MAC addresses, then the EtherType; 802.1Q/802.1ad tags
+            // (IEEE 802.1Q §9) and the pre-standard QinQ types tcpdump also walks.
+            guard bytes.count >= LinkLayerHeader.ethernetHeaderLength else { return nil }
+            type = bytes.uint16(12)
+            offset = LinkLayerHeader.ethernetHeaderLength
+            while type == EtherType.vlan || type == EtherType.qinq || type == EtherType.vlan9100
+                || type == EtherType.vlan9200 {
+                guard bytes.count - offset >= 4 else { return nil }
+                type = bytes.uint16(offset + 2)
+                offset += 4
+            }
+        case .linuxSLL, .linuxSLL2:
+            // Cooked v1: the protocol closes the 16-byte header; v2: it opens the 20-byte one.
+            let v1 = linkType == .linuxSLL
+            offset = v1 ? LinkLayerHeader.sllHeaderLength : LinkLayerHeader.sll2HeaderLength
+            guard bytes.count >= offset else { return nil }
+            type = bytes.uint16(v1 ? 14 : 0)
+            while type == EtherType.vlan {
+                guard bytes.count - offset >= 4 else { return nil }
+                type = bytes.uint16(offset + 2)
+                offset += 4
+            }
+        case .null, .loop:
+            guard bytes.count >= LinkLayerHeader.nullHeaderLength else { return nil }
+            // The family in either byte order, as LinkLayerHeader reads it (tcpdump's guess).
+            var family = bytes.uint32(0).byteSwapped
+            if family & 0xFFFF_0000 != 0 { family = family.byteSwapped }
+            switch family {
+            case 2: return (LinkLayerHeader.nullHeaderLength, 4)
+            case 24, 28, 30: return (LinkLayerHeader.nullHeaderLength, 6)
+            default: return nil
+            }
+        case .raw, .rawLinkType, .ipv4, .ipv6:
+            guard bytes.count >= 1 else { return nil }
+            version = Int(bytes.uint8(0) >> 4)
+            return version == 4 || version == 6 ? (0, version) : nil
+        default:
+            return nil
+        }
+        switch type {
+        case EtherType.ipv4: return (offset, 4)
+        case EtherType.ipv6: return (offset, 6)
+        default: return nil
+        }
+    }
+
+    // MARK: - Network layer
+
+    /// IPv4, RFC 791 §3.1, with ``PacketDecoder``'s checks: version 4, IHL ≥ 5, Total
+    /// Length ≥ the header, the whole header captured, not a fragment.
+    @inline(__always)
+    private mutating func readIPv4(_ bytes: RTTBytes, at start: Int) {
+        guard bytes.count - start >= IPv4Header.minimumHeaderLength else { return }
+        let versionAndIHL = bytes.uint8(start)
+        let headerLength = Int(versionAndIHL & 0x0F) * 4
+        let totalLength = Int(bytes.uint16(start + 2))
+        guard versionAndIHL >> 4 == 4, headerLength >= IPv4Header.minimumHeaderLength, totalLength >= headerLength,
+              bytes.count - start >= headerLength,
+              // MF or a fragment offset: not a whole datagram.
+              bytes.uint16(start + 6) & 0x3FFF == 0
+        else { return }
+        ipBytes = totalLength
+        isIPv4 = true
+        source = IPv6Address(high: 0, low: 0x0000_FFFF_0000_0000 | UInt64(bytes.uint32(start + 12)))
+        destination = IPv6Address(high: 0, low: 0x0000_FFFF_0000_0000 | UInt64(bytes.uint32(start + 16)))
+        readTransport(bytes, at: start + headerLength, protocolNumber: bytes.uint8(start + 9),
+                      length: totalLength - headerLength)
+    }
+
+    /// IPv6, RFC 8200 §3–4, walking the extension headers as ``IPv6HeaderChain`` does:
+    /// hop-by-hop, routing and destination options skipped, at most four, each wholly
+    /// captured; a Fragment header refuses the packet.
+    @inline(__always)
+    private mutating func readIPv6(_ bytes: RTTBytes, at start: Int) {
+        guard bytes.count - start >= IPv6Header.headerLength, bytes.uint8(start) >> 4 == 6 else { return }
+        let payloadLength = Int(bytes.uint16(start + 4))
+        var next = bytes.uint8(start + 6)
+        var offset = start + IPv6Header.headerLength
+        var extensions = 0
+        while IPv6ExtensionHeader.isExtension(next) {
+            guard next != IPProtocolNumber.fragment, extensions < 4, bytes.count - offset >= 2 else { return }
+            let length = (Int(bytes.uint8(offset + 1)) + 1) * 8
+            guard bytes.count - offset >= length else { return }
+            next = bytes.uint8(offset)
+            offset += length
+            extensions += 1
+        }
+        ipBytes = payloadLength + IPv6Header.headerLength
+        source = IPv6Address(high: bytes.uint64(start + 8), low: bytes.uint64(start + 16))
+        destination = IPv6Address(high: bytes.uint64(start + 24), low: bytes.uint64(start + 32))
+        readTransport(bytes, at: offset, protocolNumber: next,
+                      length: max(0, payloadLength - (offset - start - IPv6Header.headerLength)))
+    }
+
+    // MARK: - Transport layer
+
+    /// TCP (RFC 9293 §3.1) with a data offset of at least 5 and its 20 fixed bytes
+    /// captured (the options may be cut short), or an ICMP/ICMPv6 echo with its 8 bytes.
+    @inline(__always)
+    private mutating func readTransport(_ bytes: RTTBytes, at start: Int, protocolNumber: UInt8, length: Int) {
+        switch protocolNumber {
+        case IPProtocolNumber.tcp:
+            guard bytes.count - start >= TCPHeader.minimumHeaderLength else { return }
+            let headerLength = Int(bytes.uint8(start + 12) >> 4) * 4
+            guard headerLength >= TCPHeader.minimumHeaderLength else { return }
+            kind = .tcp
+            self.protocolNumber = protocolNumber
+            sourcePort = bytes.uint16(start)
+            destinationPort = bytes.uint16(start + 2)
+            sequence = bytes.uint32(start + 4)
+            acknowledgment = bytes.uint32(start + 8)
+            flags = TCPFlags(rawValue: bytes.uint8(start + 13))
+            payloadLength = max(0, length - headerLength)
+            if headerLength > TCPHeader.minimumHeaderLength,
+               let ts = TCPOptionReader.timestamps(in: bytes.raw, from: start + TCPHeader.minimumHeaderLength,
+                                                   to: start + headerLength) {
+                hasTimestamps = true
+                timestampValue = ts.value
+                timestampEchoReply = ts.echoReply
+            }
+        case IPProtocolNumber.icmp, IPProtocolNumber.icmpv6:
+            guard bytes.count - start >= ICMPHeader.headerLength else { return }
+            let type = bytes.uint8(start)
+            guard bytes.uint8(start + 1) == 0 else { return }
+            let request: UInt8 = protocolNumber == IPProtocolNumber.icmp ? ICMPHeader.echoRequest : ICMPv6Header.echoRequest
+            let reply: UInt8 = protocolNumber == IPProtocolNumber.icmp ? ICMPHeader.echoReply : ICMPv6Header.echoReply
+            guard type == request || type == reply else { return }
+            setEcho(request: type == request, identifier: bytes.uint16(start + 4), sequence: bytes.uint16(start + 6),
+                    protocolNumber: protocolNumber)
+        default:
+            return
+        }
+    }
+}
+
+/// Big-endian loads from captured bytes at offsets the caller has checked against
+/// `count` (UnsafeRawBufferPointer checks its subscript only in debug builds).
+struct RTTBytes {
+    let raw: UnsafeRawBufferPointer
+    let count: Int
+
+    @inline(__always) init(_ raw: UnsafeRawBufferPointer) {
+        self.raw = raw
+        count = raw.count
+    }
+
+    @inline(__always) func uint8(_ offset: Int) -> UInt8 {
+        raw.load(fromByteOffset: offset, as: UInt8.self)
+    }
+
+    @inline(__always) func uint16(_ offset: Int) -> UInt16 {
+        UInt16(bigEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
+    }
+
+    @inline(__always) func uint32(_ offset: Int) -> UInt32 {
+        UInt32(bigEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+    }
+
+    @inline(__always) func uint64(_ offset: Int) -> UInt64 {
+        UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+    }
+}
