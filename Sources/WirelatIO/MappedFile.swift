@@ -44,6 +44,25 @@ public final class MappedFile {
         self.bytes = bytes
     }
 
+    /// Bytes before this offset have been handed back to the kernel.
+    private var releasedUpTo = 0
+
+    /// Drops this process's mapping of the pages wholly before `offset`, which a
+    /// front-to-back reader is done with, so they stop counting toward its resident
+    /// set; the file's pages stay in the page cache, and reading them again (a
+    /// `CapturedPacket` must not be kept that long) would fault them back in.
+    /// The corresponding C function is `madvise(MADV_DONTNEED)`.
+    public func release(before offset: Int) {
+        guard let base = bytes.baseAddress else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = UInt(bitPattern: base) + UInt(releasedUpTo)
+        let end = (UInt(bitPattern: base) + UInt(min(max(0, offset), bytes.count))) & ~UInt(page - 1)
+        let alignedStart = (start + UInt(page - 1)) & ~UInt(page - 1)
+        guard end > alignedStart else { return }
+        _ = madvise(UnsafeMutableRawPointer(bitPattern: alignedStart), Int(end - alignedStart), MADV_DONTNEED)
+        releasedUpTo = Int(end - UInt(bitPattern: base))
+    }
+
     deinit {
         if let base = bytes.baseAddress {
             _ = munmap(UnsafeMutableRawPointer(mutating: base), bytes.count)

@@ -256,6 +256,10 @@ public final class MappedPackets {
     private var reader: PcapFileReader
     private let linkType: LinkType
     private let name: String
+    private var nextRelease = MappedPackets.releaseWindow
+    /// How far behind the reader mapped pages are kept: more than the largest block
+    /// the reader accepts, so the packet being handled is never released.
+    static let releaseWindow = 16 << 20
 
     init(file: MappedFile, reader: PcapFileReader, linkType: LinkType, name: String) {
         self.file = file
@@ -282,6 +286,12 @@ public final class MappedPackets {
             }
             guard var packet = next else { break }
             packet.linkType = linkType
+            if reader.offset >= nextRelease {
+                // What lies behind the reader is done with: keep the resident set to a
+                // window rather than the whole file.
+                file.release(before: reader.offset - Self.releaseWindow)
+                nextRelease = reader.offset + Self.releaseWindow
+            }
             if let filter, !filter.matches(packet) { continue }
             body(packet)
             handled += 1

@@ -98,7 +98,8 @@ public struct PcapFileReader {
     /// The precision the file records timestamps in (pcapng: of the first interface).
     public private(set) var filePrecision: TimestampPrecision
 
-    private var offset: Int
+    /// Where the next record starts.
+    public private(set) var offset: Int
     private var bigEndian: Bool
     /// The interfaces of the current pcapng section; a new section starts afresh.
     private var interfaces: [Interface] = []
