@@ -188,13 +188,17 @@ struct CaptureCommand: ParsableCommand {
         // Locals, not the command's properties: a property wrapper's getter on every
         // packet costs as much as printing one.
         let tracingRTT = rtt
-        config.onPacket = { packet in
-            if printing { printer.print(packet, into: &output) }
-            if tracingRTT { engine.process(packet) }
-            if tcpstat != nil {
-                tcpstat!.add(classifier.classify(packet)) { line in output.append(contentsOf: line.utf8) }
+        if tracingRTT && !printing && tcpstat == nil {
+            config.onPacket = { packet in engine.process(packet) }
+        } else {
+            config.onPacket = { packet in
+                if printing { printer.print(packet, into: &output) }
+                if tracingRTT { engine.process(packet) }
+                if tcpstat != nil {
+                    tcpstat!.add(classifier.classify(packet)) { line in output.append(contentsOf: line.utf8) }
+                }
+                if output.count >= 1 << 16 { flush() }
             }
-            if output.count >= 1 << 16 { flush() }
         }
         config.onBatch = { flush() }
 
