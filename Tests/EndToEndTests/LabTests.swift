@@ -118,9 +118,11 @@ struct LabEndToEnd {
     }
 
     /// Runs a wirelat server in b (one test) and a client in a; the client's JSON report.
-    func clientAcross(_ clientArguments: [String], timeout: Duration = .seconds(30)) async throws -> [String: Any] {
+    func clientAcross(_ clientArguments: [String], server serverArguments: [String] = [],
+                      timeout: Duration = .seconds(30)) async throws -> [String: Any] {
         let port: UInt16 = 5601
-        let server = try await startServer(["--port", "\(port)", "--max-tests", "1"], prefix: [binary, "lab", "exec", "b", "--"], in: dir)
+        let server = try await startServer(["--port", "\(port)", "--max-tests", "1"] + serverArguments,
+                                           prefix: [binary, "lab", "exec", "b", "--"], in: dir)
         defer { server.kill() }
         let json = dir.file("client-\(UInt32.random(in: 0...UInt32.max)).json")
         let client = try await lab(["exec", "a", "--", binary, "client", "10.77.0.2", "--port", "\(port)", "--json", json] + clientArguments,
@@ -185,6 +187,34 @@ struct LabEndToEnd {
         #expect(code.exit.status == 7 && !code.exit.bySignal, "\(code.exit)")
         let addresses = try await lab(["exec", "b", "--", NamespaceSupport.ip ?? "ip", "-o", "addr", "show", "dev", "wirelat0"])
         #expect(addresses.stdout.contains("10.77.0.2/24") && addresses.stdout.contains("fd00:77::2/64"), "\(addresses.stdout)")
+    }
+
+    @Test("the model, fitted at 200us one way against a server thinking 400us, predicts the TPS measured at 1ms one way within 5%",
+          .enabled(if: LabSupport.available), .timeLimit(.minutes(2)))
+    func modelPredictsAnotherDelay() async throws {
+        defer { LabSupport.downNow(); dir.remove() }
+        /// The network's RTT (mean, against a server that answers at once) and the TPS of
+        /// a server that thinks 400 µs per request, at one one-way delay.
+        func measure(_ delay: String) async throws -> (rttMilliseconds: Double, tps: Double) {
+            try await up(["--delay", delay])
+            _ = try await ping(from: "a", "10.77.0.2", count: 3)
+            let network = try await clientAcross(["--duration", "2s"])
+            let thinking = try await clientAcross(["--duration", "3s"], server: ["--think-time", "400us"])
+            let rtt = try #require(number((network["rtt_ns"] as? [String: Any])?["mean"]), "\(network)") / 1e6
+            let tps = try #require(number(thinking["roundtrips_per_s"]), "\(thinking)")
+            return (rtt, tps)
+        }
+        let near = try await measure("200us")
+        let far = try await measure("1ms")
+        let model = try await runWirelat(["model", "--rtt", "\(near.rttMilliseconds)ms", "--tps", "\(near.tps)",
+                                          "--predict", "\(far.rttMilliseconds)ms", "--json", "-"], in: dir, name: "model")
+        try #require(model.exit.status == 0, "model failed (\(model.exit)): \(model.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(model.stdout.utf8)) as? [String: Any])
+        let predictions = try #require(json["predictions"] as? [[String: Any]], "\(json)")
+        let predicted = try #require(number(predictions.first?["tps"]), "\(predictions)")
+        let error = (predicted - far.tps) / far.tps
+        print("model in the lab: fitted at 200us (RTT \(near.rttMilliseconds) ms, \(near.tps) TPS); at 1ms (RTT \(far.rttMilliseconds) ms) predicted \(predicted) TPS, measured \(far.tps): \(error * 100) %")
+        #expect(abs(error) <= 0.05, "predicted \(predicted) TPS at 1ms, measured \(far.tps)")
     }
 
     @Test("10% loss each way: about 19% of 300 pings are lost (between 10% and 28%)",
