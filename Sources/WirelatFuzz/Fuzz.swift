@@ -1,7 +1,8 @@
 import WirelatCore
 
 /// Feeds one input to every decoder: the packet decoders under each link type,
-/// the tcpdump printer, the pcap file reader and the wire-protocol parsers.
+/// the tcpdump printer, the passive RTT engine, the pcap file reader and the
+/// wire-protocol parsers.
 /// Nothing here may crash, hang or read out of bounds, whatever the bytes.
 func fuzzOne(_ input: UnsafeRawBufferPointer) {
     guard !input.isEmpty else { return }
@@ -16,14 +17,21 @@ func fuzzOne(_ input: UnsafeRawBufferPointer) {
                                 wireLength: frame.count, linkType: linkType, interfaceID: 0, data: frame)
     printer.print(packet, into: &out)
     printer.print(packet, into: &out)
+    var configuration = RTTConfiguration()
+    configuration.maximumFlows = 16
+    var engine = RTTEngine(configuration: configuration)
+    engine.process(packet)
+    engine.process(packet)
 
     if var reader = try? PcapFileReader(bytes: input) {
         var n = 0
         while n < 64, let p = try? reader.next() {
             printer.print(p, into: &out)
+            engine.process(p)
             n += 1
         }
     }
+    _ = engine.report(target: "fuzz")
     _ = try? ControlMessage.decode(input)
     var requests = RequestStreamParser(payloadLength: UInt32(input[0]))
     try? requests.consume(input, onPayload: { _ in }, onMessage: { _ in })
