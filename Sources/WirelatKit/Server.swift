@@ -61,7 +61,6 @@ public final class Server {
 
     deinit {
         for fd in connections.keys { loop.deregister(fd) }
-        diskPool?.shutdown()
         readBuffer.deallocate()
     }
 
