@@ -34,6 +34,9 @@ public final class Client {
     private var startTime: UInt64 = 0
     private var intervalStart: UInt64 = 0
     private var lastCompletion: UInt64 = 0
+    /// When the server last sent anything; after the test ends the client waits for
+    /// as long as the server keeps answering.
+    private var lastHeard: UInt64 = 0
     private var readyCount = 0
     private var doneCount = 0
     private var serverReady: ServerReady?
@@ -301,6 +304,7 @@ public final class Client {
             return false
         }
         let now = monotonicNanoseconds()
+        lastHeard = now
         var i = 0
         let bytes = UnsafeRawBufferPointer(rebasing: readBuffer[0..<n])
         while i < n {
@@ -525,10 +529,30 @@ public final class Client {
             }
         }
         let grace = max(settings.timeoutNanoseconds, 5_000_000_000) &+ (serverReady?.thinkTimeNanoseconds ?? 0)
-        timers.append(loop.schedule(after: grace) { [weak self] in
+        let now = monotonicNanoseconds()
+        lastHeard = max(lastHeard, now)
+        watchDrain(grace: grace, from: now, for: max(Self.longestDrainNanoseconds, grace))
+    }
+
+    /// The longest wait, after the test ends, for a server that keeps answering: one
+    /// writing and fsyncing a deep async backlog to a slow disk, say.
+    static let longestDrainNanoseconds: UInt64 = 60_000_000_000
+
+    /// Fails the test when the server has sent nothing for `grace`, or `longest` after `ended`.
+    private func watchDrain(grace: UInt64, from ended: UInt64, for longest: UInt64) {
+        let limit = ended &+ longest
+        timers.append(loop.schedule(at: min(lastHeard &+ grace, limit)) { [weak self] in
             guard let self, self.phase == .ending else { return }
+            let now = monotonicNanoseconds()
             let waiting = self.connections.filter { $0.state != .closed }.count
-            self.fail("\(waiting) connection\(waiting == 1 ? "" : "s") did not finish within \(formatDuration(.nanoseconds(Int64(grace)))) after the test ended")
+            let connections = "\(waiting) connection\(waiting == 1 ? "" : "s")"
+            if now >= limit {
+                self.fail("\(connections) did not finish within \(formatDuration(.nanoseconds(Int64(longest)))) after the test ended, though the server was still answering")
+            } else if now &- self.lastHeard >= grace {
+                self.fail("\(connections) did not finish: nothing from the server for \(formatDuration(.nanoseconds(Int64(grace)))) after the test ended")
+            } else {
+                self.watchDrain(grace: grace, from: ended, for: longest)
+            }
         })
     }
 

@@ -123,6 +123,32 @@ struct ClientServerEndToEnd {
         #expect((json["error"] as? String)?.isEmpty == false)
     }
 
+    @Test("the server frozen (SIGSTOP) mid-test: 5 s after the test ends with nothing from it, exit 1 saying so, and a JSON report of what was measured")
+    func serverFrozenMidTest() async throws {
+        let dir = try ScratchDirectory("frozen")
+        defer { dir.remove() }
+        let port = freePort(23_800)
+        let server = try await startServer(["--port", "\(port)"], in: dir)
+        defer { server.kill() }
+        let jsonPath = dir.file("report.json")
+        let client = try Spawned(
+            try WirelatBinary.require(), ["client", "127.0.0.1", "--port", "\(port)", "--duration", "2s", "--json", jsonPath],
+            name: "client", in: dir)
+        defer { client.kill() }
+        try #require(await client.waitForOutput("The server is ready.", timeout: .seconds(10)), "\(client.transcript)")
+        try await Task.sleep(for: .milliseconds(500))
+        server.signal(SIGSTOP)
+        defer { server.signal(SIGCONT) }
+        let exit = try #require(await client.waitForExit(timeout: .seconds(20)), "the client waited on a frozen server\n\(client.transcript)")
+        #expect(exit.status == 1 && !exit.bySignal, "\(exit)\n\(client.transcript)")
+        let errorLines = lines(client.stderr)
+        #expect(errorLines.count == 1, "stderr should be one line:\n\(client.stderr)")
+        #expect(errorLines.first?.contains("nothing from the server for 5s") == true, "\(client.stderr)")
+        let json = try readJSON(jsonPath)
+        #expect(json["completed"] as? Bool == false)
+        #expect((integer(json["samples"]) ?? 0) > 0)
+    }
+
     @Test("nothing listening: exit 1 with one line on stderr")
     func connectionRefused() async throws {
         let dir = try ScratchDirectory("refused")
@@ -182,5 +208,38 @@ struct ClientServerEndToEnd {
         for report in sweep {
             #expect((integer(report["samples"]) ?? 0) > 0, "\(report)")
         }
+    }
+
+    @Test("a slow disk (strace delays every fsync 50 ms): async --write ends with a backlog longer than 5 s to drain; the client waits for it while acks keep coming, and every message is fsynced and on disk")
+    func slowDiskBacklog() async throws {
+        let dir = try ScratchDirectory("slowdisk")
+        defer { dir.remove() }
+        let disk = dir.file("disk")
+        try FileManager.default.createDirectory(atPath: disk, withIntermediateDirectories: true)
+        let port = freePort(23_700)
+        let strace = ["/usr/bin/strace", "-f", "-qq", "--seccomp-bpf", "-e", "trace=fsync", "-e", "inject=fsync:delay_exit=50000", "-o", "/dev/null"]
+        let server = try await startServer(["--port", "\(port)", "--write-dir", disk], prefix: strace, in: dir)
+        defer { server.kill() }
+        let jsonPath = dir.file("report.json")
+        let length = 16_000
+        let started = ContinuousClock.now
+        let client = try await runWirelat(
+            ["client", "127.0.0.1", "--port", "\(port)", "--mode", "async", "--length", "\(length)", "--write",
+             "--duration", "1s", "--json", jsonPath], in: dir, name: "client", timeout: .seconds(45))
+        let elapsed = ContinuousClock.now - started
+        #expect(client.exit.status == 0, "\(client.exit)\n\(client.stderr)")
+        #expect(elapsed > .seconds(6), "the client finished in \(elapsed): the backlog did not outlast the 5 s without replies it tolerates, so this proves nothing")
+        let json = try readJSON(jsonPath)
+        #expect(json["completed"] as? Bool == true, "\(String(describing: json["error"]))")
+        let side = try #require(json["server"] as? [String: Any], "no server summary in the JSON")
+        let messages = try #require(integer(side["messages"]))
+        #expect(messages > 0)
+        #expect(integer(side["fsyncs"]) == messages, "\(String(describing: side["fsyncs"])) fsyncs for \(messages) messages")
+        #expect((integer(side["fsync_mean_ns"]) ?? 0) >= 50_000_000, "fsync mean \(String(describing: side["fsync_mean_ns"])) ns: strace did not slow the disk")
+        let files = try FileManager.default.contentsOfDirectory(atPath: disk)
+        let total = try files.reduce(0) { sum, name in
+            sum + ((try FileManager.default.attributesOfItem(atPath: "\(disk)/\(name)")[.size] as? Int) ?? 0)
+        }
+        #expect(total == messages * length, "\(total) bytes on disk for \(messages) messages of \(length)")
     }
 }
