@@ -73,14 +73,14 @@ struct CaptureCommand: ParsableCommand {
     @Option(help: "With --rtt: write the report as JSON to FILE (- for standard output).")
     var json: String?
 
-    @Option(help: "With --rtt on a live capture: print a line of statistics this often.")
-    var interval = "1s"
+    @Option(help: "With --rtt on a live capture: print a line of statistics this often (default 1s).")
+    var interval: String?
 
-    @Option(name: .customLong("max-flows"), help: "With --rtt: flows remembered at once; the least recently used are evicted and counted.")
-    var maxFlows = 100_000
+    @Option(name: .customLong("max-flows"), help: "With --rtt: flows remembered at once; the least recently used are evicted and counted (default 100000).")
+    var maxFlows: Int?
 
     @Option(name: .customLong("ack-rule"), help: "With --rtt: karn skips ACKs of retransmitted data (default); tshark copies tcp.analysis.ack_rtt exactly.")
-    var ackRule = "karn"
+    var ackRule: String?
 
     @Argument(help: "A BPF filter expression, as for tcpdump (e.g. port 1521 and host 10.0.0.2).")
     var filter: [String] = []
@@ -92,9 +92,13 @@ struct CaptureCommand: ParsableCommand {
         if styles > 1 { throw ValidationError("give at most one of -t, --tt, --ttt, --tttt, --ttttt") }
         if format != nil && stats == nil { throw ValidationError("-o goes with --stats INTERVAL") }
         if (samples != nil || json != nil) && !rtt { throw ValidationError("--samples and --json go with --rtt") }
-        if rtt {
-            guard maxFlows >= 16 && maxFlows <= 50_000_000 else { throw ValidationError("--max-flows must be between 16 and 50000000") }
-            guard RTTAckRule(rawValue: ackRule) != nil else { throw ValidationError("--ack-rule must be karn or tshark") }
+        if !rtt {
+            let given = [("--interval", interval != nil), ("--max-flows", maxFlows != nil), ("--ack-rule", ackRule != nil)].filter(\.1).map(\.0)
+            if !given.isEmpty { throw ValidationError("\(given.joined(separator: ", ")) \(given.count == 1 ? "goes" : "go") with --rtt") }
+        }
+        if let maxFlows, !(16...50_000_000).contains(maxFlows) { throw ValidationError("--max-flows must be between 16 and 50000000") }
+        if let ackRule, RTTAckRule(rawValue: ackRule) == nil { throw ValidationError("--ack-rule must be karn or tshark") }
+        if let interval {
             let i = try durationOption(interval, "--interval", bareUnit: .seconds)
             guard i >= 10_000_000 else { throw ValidationError("--interval must be at least 10ms") }
         }
@@ -146,8 +150,8 @@ struct CaptureCommand: ParsableCommand {
         }
         let live = interface != nil
         var rttConfiguration = RTTConfiguration()
-        rttConfiguration.maximumFlows = maxFlows
-        rttConfiguration.ackRule = RTTAckRule(rawValue: ackRule) ?? .karn
+        rttConfiguration.maximumFlows = maxFlows ?? 100_000
+        rttConfiguration.ackRule = ackRule.flatMap(RTTAckRule.init(rawValue:)) ?? .karn
         var engine = RTTEngine(configuration: rttConfiguration)
         var samplesOut: [UInt8] = []
         var samplesFD: Int32 = -1
@@ -171,7 +175,7 @@ struct CaptureCommand: ParsableCommand {
             }
         }
         if rtt && live {
-            config.tickNanoseconds = try durationOption(interval, "--interval", bareUnit: .seconds)
+            config.tickNanoseconds = try durationOption(interval ?? "1s", "--interval", bareUnit: .seconds)
             config.onTick = {
                 var line = localTimeOfDay()
                 for (i, method) in RTTMethod.allCases.enumerated() where intervalRecorders[i].count > 0 {

@@ -350,6 +350,9 @@ struct RTTCaptureEndToEnd {
             (["--samples", "S"], "--samples"),
             (["--rtt", "--ack-rule", "bogus"], "--ack-rule"),
             (["--rtt", "--max-flows", "1"], "--max-flows"),
+            (["--max-flows", "1000"], "--max-flows goes with --rtt"),
+            (["--ack-rule", "tshark"], "--ack-rule goes with --rtt"),
+            (["--interval", "2s", "--ack-rule", "karn"], "--interval, --ack-rule go with --rtt"),
           ])
     func badUsage(_ arguments: [String], _ option: String) async throws {
         let binary = try WirelatBinary.require()
