@@ -29,6 +29,9 @@ public struct ServerCounters: Sendable {
     public var timeouts = 0
     public var resets = 0
     public var acceptErrors = 0
+    /// Connections closed (or reset) by the client before it sent a byte: port checks such
+    /// as `wirelat probe connect`, nmap or a load balancer's health check. Counted, not logged.
+    public var closedBeforeRequest = 0
 }
 
 /// oratcptest's server: one epoll loop serving every client's test.
@@ -442,6 +445,10 @@ public final class Server {
         c.socket.close()
         if let timer = c.deadline { loop.cancel(timer) }
         switch outcome {
+        case .vanished where c.request == nil && c.handshakeBytes.isEmpty,
+             .reset where c.request == nil && c.handshakeBytes.isEmpty:
+            counters.closedBeforeRequest += 1
+            return
         case .timeout: counters.timeouts += 1
         case .reset: counters.resets += 1
         default: break

@@ -91,6 +91,6 @@ struct ServerCommand: ParsableCommand {
             throw ExitCode(1)
         }
         let c = server.counters
-        emit("\(localTimeOfDay()) server stopped: \(c.accepted) connections, \(c.testsFinished) tests, \(c.refused) refused, \(c.protocolErrors) protocol errors, \(c.timeouts) timeouts, \(c.resets) resets\n")
+        emit("\(localTimeOfDay()) server stopped: \(c.accepted) connections, \(c.testsFinished) tests, \(c.refused) refused, \(c.protocolErrors) protocol errors, \(c.timeouts) timeouts, \(c.resets) resets, \(c.closedBeforeRequest) closed before a test request (port checks)\n")
     }
 }

@@ -40,6 +40,27 @@ extension InProcess {
             }
         }
 
+        @Test("port checks (connect then close, connect then reset, before a byte): counted apart, not logged, not resets; a normal test still works")
+        func portChecks() async throws {
+            try await withServer { server in
+                for i in 0..<6 {
+                    let raw = try RawConnection(port: server.port)
+                    // Closed at the end of the iteration: 3 with a FIN, 3 with an RST.
+                    if i % 2 == 1 { raw.socket.setLingerZero() }
+                }
+                let (settled, counted) = await server.waitUntil { $0.counters.accepted == 6 && $0.openConnections == 0 }
+                #expect(settled, "server counters: \(counted.counters), open \(counted.openConnections)")
+                let report = try await runClient(loopbackSettings(port: server.port, length: 0, duration: .milliseconds(300)))
+                #expect(report.completed && report.error == nil, "\(String(describing: report.error))")
+                let (ok, snapshot) = await server.waitUntil { $0.counters.testsFinished == 1 && $0.openConnections == 0 }
+                #expect(ok, "server counters: \(snapshot.counters)")
+                let c = snapshot.counters
+                #expect(c.closedBeforeRequest == 6, "\(c)")
+                #expect(c.resets == 0 && c.timeouts == 0 && c.protocolErrors == 0, "\(c)")
+                #expect(snapshot.log.count == 1, "only the test's own line: \(snapshot.log)")
+            }
+        }
+
         @Test("50 abusive connections leave no descriptor behind")
         func noDescriptorLeak() async throws {
             // Dispatch opens a timerfd the first time a task sleeps on a clock; let that happen
