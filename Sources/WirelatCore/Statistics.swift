@@ -45,7 +45,8 @@ public struct LatencySummary: Codable, Sendable, Equatable {
 ///
 /// Percentiles come from an HDR histogram (1 ns to 1 hour, 3 significant digits, so
 /// within 0.1 %); count, min, max, mean and standard deviation are exact, kept beside it
-/// (Welford's running mean and sum of squared deviations). A sample above one hour is
+/// (sums of the samples less a shift, the running mean as of the last power-of-two count,
+/// which needs no division per sample and stays as accurate as Welford's method). A sample above one hour is
 /// counted exactly in min, max, mean and stddev, enters the histogram as one hour, and is
 /// counted in ``clamped``. Recording does not allocate.
 public struct LatencyRecorder: Sendable {
@@ -61,8 +62,23 @@ public struct LatencyRecorder: Sendable {
     public private(set) var corrected: UInt64 = 0
     private var minimum: UInt64 = .max
     private var maximum: UInt64 = 0
-    private var runningMean: Double = 0
-    private var sumOfSquaredDeviations: Double = 0
+    /// Subtracted from every sample before it enters the sums; moved to the mean at each
+    /// power-of-two count, so the sums stay small and the variance does not cancel.
+    private var shift: Double = 0
+    private var shiftedSum: Double = 0
+    private var shiftedSumOfSquares: Double = 0
+
+    private var runningMean: Double { count == 0 ? 0 : shift + shiftedSum / Double(count) }
+    private var sumOfSquaredDeviations: Double {
+        count == 0 ? 0 : Swift.max(0, shiftedSumOfSquares - shiftedSum * shiftedSum / Double(count))
+    }
+
+    /// Sets the sums to `count` samples of mean `mean` and sum of squared deviations `m2`.
+    private mutating func recenter(mean: Double, m2: Double) {
+        shift = mean
+        shiftedSum = 0
+        shiftedSumOfSquares = m2
+    }
 
     public init() {
         histogram = Histogram<UInt64>(
@@ -75,13 +91,15 @@ public struct LatencyRecorder: Sendable {
 
     /// Records one round-trip time.
     public mutating func record(_ nanoseconds: UInt64) {
+        let value = Double(nanoseconds)
+        if count == 0 { shift = value }
         count &+= 1
         if nanoseconds < minimum { minimum = nanoseconds }
         if nanoseconds > maximum { maximum = nanoseconds }
-        let value = Double(nanoseconds)
-        let delta = value - runningMean
-        runningMean += delta / Double(count)
-        sumOfSquaredDeviations += delta * (value - runningMean)
+        let d = value - shift
+        shiftedSum += d
+        shiftedSumOfSquares += d * d
+        if count & (count &- 1) == 0 { recenter(mean: runningMean, m2: sumOfSquaredDeviations) }
 
         var histogramValue = nanoseconds
         if nanoseconds > Self.highestTrackableNanoseconds {
@@ -122,9 +140,10 @@ public struct LatencyRecorder: Sendable {
         let otherCount = Double(other.count)
         let total = selfCount + otherCount
         let delta = other.runningMean - runningMean
-        runningMean += delta * (otherCount / total)
-        sumOfSquaredDeviations += other.sumOfSquaredDeviations + delta * delta * (selfCount * otherCount / total)
+        let mean = runningMean + delta * (otherCount / total)
+        let m2 = sumOfSquaredDeviations + other.sumOfSquaredDeviations + delta * delta * (selfCount * otherCount / total)
         count &+= other.count
+        recenter(mean: mean, m2: m2)
         clamped &+= other.clamped
         corrected &+= other.corrected
         minimum = Swift.min(minimum, other.minimum)
@@ -140,8 +159,7 @@ public struct LatencyRecorder: Sendable {
         corrected = 0
         minimum = .max
         maximum = 0
-        runningMean = 0
-        sumOfSquaredDeviations = 0
+        recenter(mean: 0, m2: 0)
     }
 
     /// min, max, mean and population stddev exact; percentiles from the histogram, kept
@@ -160,6 +178,6 @@ public struct LatencyRecorder: Sendable {
             p999: percentile(99.9),
             max: maximum,
             mean: runningMean,
-            stddev: (Swift.max(sumOfSquaredDeviations, 0) / Double(count)).squareRoot())
+            stddev: (sumOfSquaredDeviations / Double(count)).squareRoot())
     }
 }

@@ -40,6 +40,32 @@ struct StatisticsTests {
         expectOrdered(s)
     }
 
+    @Test("a first sample of one hour, then a million within 2 µs of 100 µs: mean and stddev as a two-pass computation gives them")
+    func outlierFirst() {
+        var recorder = LatencyRecorder()
+        var values: [UInt64] = [3_600_000_000_000]
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for _ in 0..<1_000_000 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            values.append(99_000 + (state >> 33) % 2_001)
+        }
+        for v in values { recorder.record(v) }
+        let n = Double(values.count)
+        let mean = Double(values.reduce(0, +)) / n
+        let variance = values.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / n
+        let s = recorder.summary()
+        #expect(isClose(s.mean, to: mean, relative: 1e-9), "mean \(s.mean), two-pass \(mean)")
+        #expect(isClose(s.stddev, to: variance.squareRoot(), relative: 1e-9), "stddev \(s.stddev), two-pass \(variance.squareRoot())")
+
+        // The same without the outlier: a stddev of about 578 ns, not lost beside the mean.
+        var tight = LatencyRecorder()
+        for v in values.dropFirst() { tight.record(v) }
+        let rest = values.dropFirst()
+        let m = Double(rest.reduce(0, +)) / Double(rest.count)
+        let sd = (rest.reduce(0.0) { $0 + (Double($1) - m) * (Double($1) - m) } / Double(rest.count)).squareRoot()
+        #expect(isClose(tight.summary().stddev, to: sd, relative: 1e-9), "stddev \(tight.summary().stddev), two-pass \(sd)")
+    }
+
     @Test("a constant distribution: stddev 0, every percentile the constant")
     func constant() {
         var recorder = LatencyRecorder()
