@@ -204,8 +204,29 @@ struct LabEndToEnd {
             let tps = try #require(number(thinking["roundtrips_per_s"]), "\(thinking)")
             return (rtt, tps)
         }
-        let near = try await measure("200us")
-        let far = try await measure("1ms")
+        /// Time per transaction not in transit, in ms: the server's 400 µs think time plus
+        /// the two processes' own work, about 0.45 ms on a quiet machine.
+        func outside(_ point: (rttMilliseconds: Double, tps: Double)) -> Double { 1000 / point.tps - point.rttMilliseconds }
+        // The model holds the time outside the network constant. On a machine so busy that
+        // the processes add more than 0.2 ms of their own to the 400 µs think time, or that
+        // the network's RTT was measured inflated (the time outside then comes out below the
+        // think time), it is not, and the pair is measured again (at most 3 times).
+        var attempts: [String] = []
+        var pair: (near: (rttMilliseconds: Double, tps: Double), far: (rttMilliseconds: Double, tps: Double))?
+        for _ in 0..<3 {
+            let near = try await measure("200us")
+            let far = try await measure("1ms")
+            attempts.append(String(format: "outside the network %.3f ms at 200us, %.3f ms at 1ms", outside(near), outside(far)))
+            if [outside(near), outside(far)].allSatisfy({ (0.38...0.6).contains($0) }) {
+                pair = (near, far)
+                break
+            }
+        }
+        guard let (near, far) = pair else {
+            let why = "the machine was too busy to hold a 400 µs think time: \(attempts.joined(separator: "; "))"
+            print("model in the lab: not judged, \(why)")
+            try Test.cancel("not judged: \(why)")
+        }
         let model = try await runWirelat(["model", "--rtt", "\(near.rttMilliseconds)ms", "--tps", "\(near.tps)",
                                           "--predict", "\(far.rttMilliseconds)ms", "--json", "-"], in: dir, name: "model")
         try #require(model.exit.status == 0, "model failed (\(model.exit)): \(model.stderr)")
@@ -213,7 +234,7 @@ struct LabEndToEnd {
         let predictions = try #require(json["predictions"] as? [[String: Any]], "\(json)")
         let predicted = try #require(number(predictions.first?["tps"]), "\(predictions)")
         let error = (predicted - far.tps) / far.tps
-        print("model in the lab: fitted at 200us (RTT \(near.rttMilliseconds) ms, \(near.tps) TPS); at 1ms (RTT \(far.rttMilliseconds) ms) predicted \(predicted) TPS, measured \(far.tps): \(error * 100) %")
+        print("model in the lab: fitted at 200us (RTT \(near.rttMilliseconds) ms, \(near.tps) TPS); at 1ms (RTT \(far.rttMilliseconds) ms) predicted \(predicted) TPS, measured \(far.tps): \(error * 100) % (\(attempts.count) attempt\(attempts.count == 1 ? "" : "s"): \(attempts.joined(separator: "; ")))")
         #expect(abs(error) <= 0.05, "predicted \(predicted) TPS at 1ms, measured \(far.tps)")
     }
 
