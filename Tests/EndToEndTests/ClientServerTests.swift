@@ -32,95 +32,80 @@ struct ClientServerEndToEnd {
 
     @Test("the oratcptest note's worked example, spelled exactly as there")
     func workedExample() async throws {
-        let dir = try ScratchDirectory("worked")
-        defer { dir.remove() }
-        let port = freePort(23_100)
-        let server = try await startServer(["-port=\(port)"], in: dir)
-        defer { server.kill() }
-        let client = try await runWirelat(
-            ["client", "127.0.0.1", "-mode=sync", "-length=0", "-duration=1s", "-interval=1s", "-port=\(port)"], in: dir, name: "client")
-        #expect(client.exit.status == 0 && !client.exit.bySignal, "\(client.exit)\n\(client.stderr)")
-        for text in ["[Requesting a test]", "The server is ready.", "Test finished.", "Avg. latency", "p99.9", "127.0.0.1:\(port)"] {
-            #expect(client.stdout.contains(text), "the report lacks \"\(text)\":\n\(client.stdout)")
+        try await withLoopbackServer("worked", port: 23_100, serverArguments: { ["-port=\($0)"] }) { dir, port, _ in
+            let client = try await runWirelat(
+                ["client", "127.0.0.1", "-mode=sync", "-length=0", "-duration=1s", "-interval=1s", "-port=\(port)"], in: dir, name: "client")
+            #expect(client.exit.status == 0 && !client.exit.bySignal, "\(client.exit)\n\(client.stderr)")
+            for text in ["[Requesting a test]", "The server is ready.", "Test finished.", "Avg. latency", "p99.9", "127.0.0.1:\(port)"] {
+                #expect(client.stdout.contains(text), "the report lacks \"\(text)\":\n\(client.stdout)")
+            }
+            #expect(client.stderr.isEmpty, "stderr: \(client.stderr)")
         }
-        #expect(client.stderr.isEmpty, "stderr: \(client.stderr)")
     }
 
     @Test("--json holds every key INTERFACE.md lists for client reports")
     func jsonKeys() async throws {
-        let dir = try ScratchDirectory("json")
-        defer { dir.remove() }
-        let port = freePort(23_200)
-        let server = try await startServer(["--port", "\(port)"], in: dir)
-        defer { server.kill() }
-        let jsonPath = dir.file("report.json")
-        let client = try await runWirelat(
-            ["client", "127.0.0.1", "--port", "\(port)", "--duration", "2s", "--interval", "1s", "--json", jsonPath], in: dir, name: "client")
-        #expect(client.exit.status == 0, "\(client.exit)\n\(client.stderr)")
-        let json = try readJSON(jsonPath)
-        #expect(json["command"] as? String == "client")
-        #expect(json["method"] as? String == "tcp-reqresp")
-        #expect(json["target"] as? String == "127.0.0.1:\(port)")
-        #expect(json["mode"] as? String == "sync")
-        #expect(integer(json["length"]) == 0)
-        #expect(integer(json["connections"]) == 1)
-        #expect((integer(json["samples"]) ?? 0) > 0, "samples: \(String(describing: json["samples"]))")
-        #expect((number(json["roundtrips_per_s"]) ?? 0) > 0)
-        #expect(number(json["throughput_bytes_per_s"]) != nil)
-        let rtt = try #require(json["rtt_ns"] as? [String: Any], "rtt_ns is missing or not an object")
-        for key in ["min", "p50", "p90", "p99", "p999", "max", "mean", "stddev"] {
-            #expect(number(rtt[key]) != nil, "rtt_ns.\(key) is missing")
+        try await withLoopbackServer("json", port: 23_200) { dir, port, _ in
+            let jsonPath = dir.file("report.json")
+            let client = try await runWirelat(
+                ["client", "127.0.0.1", "--port", "\(port)", "--duration", "2s", "--interval", "1s", "--json", jsonPath], in: dir, name: "client")
+            #expect(client.exit.status == 0, "\(client.exit)\n\(client.stderr)")
+            let json = try readJSON(jsonPath)
+            #expect(json["command"] as? String == "client")
+            #expect(json["method"] as? String == "tcp-reqresp")
+            #expect(json["target"] as? String == "127.0.0.1:\(port)")
+            #expect(json["mode"] as? String == "sync")
+            #expect(integer(json["length"]) == 0)
+            #expect(integer(json["connections"]) == 1)
+            #expect((integer(json["samples"]) ?? 0) > 0, "samples: \(String(describing: json["samples"]))")
+            #expect((number(json["roundtrips_per_s"]) ?? 0) > 0)
+            #expect(number(json["throughput_bytes_per_s"]) != nil)
+            let rtt = try #require(json["rtt_ns"] as? [String: Any], "rtt_ns is missing or not an object")
+            for key in ["min", "p50", "p90", "p99", "p999", "max", "mean", "stddev"] {
+                #expect(number(rtt[key]) != nil, "rtt_ns.\(key) is missing")
+            }
+            #expect((integer(rtt["min"]) ?? 0) > 0)
+            #expect((integer(rtt["min"]) ?? 0) <= (integer(rtt["max"]) ?? 0))
+            let intervals = try #require(json["intervals"] as? [[String: Any]], "intervals is missing or not an array of objects")
+            #expect(!intervals.isEmpty)
+            for interval in intervals {
+                #expect(integer(interval["samples"]) != nil, "an interval without samples: \(interval)")
+                #expect(interval["rtt_ns"] is [String: Any], "an interval without rtt_ns: \(interval)")
+            }
+            #expect(json["completed"] as? Bool == true)
         }
-        #expect((integer(rtt["min"]) ?? 0) > 0)
-        #expect((integer(rtt["min"]) ?? 0) <= (integer(rtt["max"]) ?? 0))
-        let intervals = try #require(json["intervals"] as? [[String: Any]], "intervals is missing or not an array of objects")
-        #expect(!intervals.isEmpty)
-        for interval in intervals {
-            #expect(integer(interval["samples"]) != nil, "an interval without samples: \(interval)")
-            #expect(interval["rtt_ns"] is [String: Any], "an interval without rtt_ns: \(interval)")
-        }
-        #expect(json["completed"] as? Bool == true)
     }
 
     @Test("--json -: standard output is the JSON object alone, the text report goes to standard error")
     func jsonToStandardOutput() async throws {
-        let dir = try ScratchDirectory("json-stdout")
-        defer { dir.remove() }
-        let port = freePort(23_250)
-        let server = try await startServer(["--port", "\(port)"], in: dir)
-        defer { server.kill() }
-        let client = try await runWirelat(
-            ["client", "127.0.0.1", "--port", "\(port)", "--duration", "1s", "--json", "-"], in: dir, name: "client")
-        #expect(client.exit.status == 0, "\(client.exit)\n\(client.stderr)")
-        let object = try JSONSerialization.jsonObject(with: Data(client.stdout.utf8)) as? [String: Any]
-        #expect(object?["command"] as? String == "client", "stdout is not one JSON object:\n\(client.stdout)")
-        #expect(client.stderr.contains("Test finished."), "the text report is not on stderr:\n\(client.stderr)")
+        try await withLoopbackServer("json-stdout", port: 23_250) { dir, port, _ in
+            let client = try await runWirelat(
+                ["client", "127.0.0.1", "--port", "\(port)", "--duration", "1s", "--json", "-"], in: dir, name: "client")
+            #expect(client.exit.status == 0, "\(client.exit)\n\(client.stderr)")
+            let object = try JSONSerialization.jsonObject(with: Data(client.stdout.utf8)) as? [String: Any]
+            #expect(object?["command"] as? String == "client", "stdout is not one JSON object:\n\(client.stdout)")
+            #expect(client.stderr.contains("Test finished."), "the text report is not on stderr:\n\(client.stderr)")
+        }
     }
 
     @Test("the server killed mid-test: exit 1, one line on stderr, and a JSON report of what was measured")
     func serverKilledMidTest() async throws {
-        let dir = try ScratchDirectory("kill")
-        defer { dir.remove() }
-        let port = freePort(23_300)
-        let server = try await startServer(["--port", "\(port)"], in: dir)
-        defer { server.kill() }
-        let jsonPath = dir.file("report.json")
-        let client = try Spawned(
-            try WirelatBinary.require(), ["client", "127.0.0.1", "--port", "\(port)", "--duration", "30s", "--json", jsonPath],
-            name: "client", in: dir)
-        defer { client.kill() }
-        try #require(await client.waitForOutput("The server is ready.", timeout: .seconds(10)), "\(client.transcript)")
-        try await Task.sleep(for: .seconds(1))
-        server.signal(SIGKILL)
-        let exit = try #require(await client.waitForExit(timeout: .seconds(15)), "the client did not notice its server died\n\(client.transcript)")
-        #expect(exit.status == 1 && !exit.bySignal, "\(exit)\n\(client.transcript)")
-        let errorLines = lines(client.stderr)
-        #expect(errorLines.count == 1, "stderr should be one line:\n\(client.stderr)")
-        #expect(errorLines.first?.hasPrefix("wirelat: ") == true)
-        let json = try readJSON(jsonPath)
-        #expect(json["completed"] as? Bool == false)
-        #expect((integer(json["samples"]) ?? 0) > 0)
-        #expect((json["error"] as? String)?.isEmpty == false)
+        try await withLoopbackServer("kill", port: 23_300) { dir, port, server in
+            let jsonPath = dir.file("report.json")
+            let client = try await startClient(["127.0.0.1", "--port", "\(port)", "--duration", "30s", "--json", jsonPath], in: dir)
+            defer { client.kill() }
+            try await Task.sleep(for: .seconds(1))
+            server.signal(SIGKILL)
+            let exit = try #require(await client.waitForExit(timeout: .seconds(15)), "the client did not notice its server died\n\(client.transcript)")
+            #expect(exit.status == 1 && !exit.bySignal, "\(exit)\n\(client.transcript)")
+            let errorLines = lines(client.stderr)
+            #expect(errorLines.count == 1, "stderr should be one line:\n\(client.stderr)")
+            #expect(errorLines.first?.hasPrefix("wirelat: ") == true)
+            let json = try readJSON(jsonPath)
+            #expect(json["completed"] as? Bool == false)
+            #expect((integer(json["samples"]) ?? 0) > 0)
+            #expect((json["error"] as? String)?.isEmpty == false)
+        }
     }
 
     @Test("a server that stops answering mid-test (strace holds its first reply 60 s): 5 s after the test ends with nothing from it, exit 1 saying so, and a JSON report")
@@ -160,50 +145,41 @@ struct ClientServerEndToEnd {
 
     @Test("Ctrl-C mid-test: exit 0, the report is printed, and the JSON says interrupted")
     func interrupted() async throws {
-        let dir = try ScratchDirectory("sigint")
-        defer { dir.remove() }
-        let port = freePort(23_500)
-        let server = try await startServer(["--port", "\(port)"], in: dir)
-        defer { server.kill() }
-        let jsonPath = dir.file("report.json")
-        let client = try Spawned(
-            try WirelatBinary.require(), ["client", "127.0.0.1", "--port", "\(port)", "--duration", "30s", "--json", jsonPath],
-            name: "client", in: dir)
-        defer { client.kill() }
-        try #require(await client.waitForOutput("The server is ready.", timeout: .seconds(10)), "\(client.transcript)")
-        try await Task.sleep(for: .milliseconds(1500))
-        client.signal(SIGINT)
-        let exit = try #require(await client.waitForExit(timeout: .seconds(15)), "the client ignored SIGINT\n\(client.transcript)")
-        #expect(exit.status == 0 && !exit.bySignal, "\(exit)\n\(client.transcript)")
-        #expect(client.stdout.contains("Test finished."), "\(client.stdout)")
-        #expect(client.stdout.contains("Avg. latency"), "\(client.stdout)")
-        let json = try readJSON(jsonPath)
-        #expect(json["interrupted"] as? Bool == true)
-        #expect((integer(json["samples"]) ?? 0) > 0)
-        #expect((number(json["duration_s"]) ?? 30) < 30, "the report covers the whole 30 s: \(String(describing: json["duration_s"]))")
+        try await withLoopbackServer("sigint", port: 23_500) { dir, port, _ in
+            let jsonPath = dir.file("report.json")
+            let client = try await startClient(["127.0.0.1", "--port", "\(port)", "--duration", "30s", "--json", jsonPath], in: dir)
+            defer { client.kill() }
+            try await Task.sleep(for: .milliseconds(1500))
+            client.signal(SIGINT)
+            let exit = try #require(await client.waitForExit(timeout: .seconds(15)), "the client ignored SIGINT\n\(client.transcript)")
+            #expect(exit.status == 0 && !exit.bySignal, "\(exit)\n\(client.transcript)")
+            #expect(client.stdout.contains("Test finished."), "\(client.stdout)")
+            #expect(client.stdout.contains("Avg. latency"), "\(client.stdout)")
+            let json = try readJSON(jsonPath)
+            #expect(json["interrupted"] as? Bool == true)
+            #expect((integer(json["samples"]) ?? 0) > 0)
+            #expect((number(json["duration_s"]) ?? 30) < 30, "the report covers the whole 30 s: \(String(describing: json["duration_s"]))")
+        }
     }
 
     @Test("--sweep 0,100: a table with both lengths, and a 2-element sweep array in the JSON")
     func sweep() async throws {
-        let dir = try ScratchDirectory("sweep")
-        defer { dir.remove() }
-        let port = freePort(23_600)
-        let server = try await startServer(["--port", "\(port)"], in: dir)
-        defer { server.kill() }
-        let jsonPath = dir.file("report.json")
-        let client = try await runWirelat(
-            ["client", "127.0.0.1", "--port", "\(port)", "--sweep", "0,100", "--duration", "1s", "--json", jsonPath], in: dir, name: "client")
-        #expect(client.exit.status == 0, "\(client.exit)\n\(client.stderr)")
-        let table = try #require(client.stdout.range(of: "Payload sweep,"), "no sweep table:\n\(client.stdout)")
-        let rows = lines(String(client.stdout[table.upperBound...])).dropFirst(2).map { $0.split(separator: " ") }
-        #expect(rows.contains { $0.first == "0" && $0.count >= 8 }, "no row for length 0:\n\(client.stdout)")
-        #expect(rows.contains { $0.first == "100" && $0.count >= 8 }, "no row for length 100:\n\(client.stdout)")
-        let json = try readJSON(jsonPath)
-        let sweep = try #require(json["sweep"] as? [[String: Any]], "no sweep array in the JSON")
-        #expect(sweep.count == 2)
-        #expect(sweep.map { integer($0["length"]) } == [0, 100])
-        for report in sweep {
-            #expect((integer(report["samples"]) ?? 0) > 0, "\(report)")
+        try await withLoopbackServer("sweep", port: 23_600) { dir, port, _ in
+            let jsonPath = dir.file("report.json")
+            let client = try await runWirelat(
+                ["client", "127.0.0.1", "--port", "\(port)", "--sweep", "0,100", "--duration", "1s", "--json", jsonPath], in: dir, name: "client")
+            #expect(client.exit.status == 0, "\(client.exit)\n\(client.stderr)")
+            let table = try #require(client.stdout.range(of: "Payload sweep,"), "no sweep table:\n\(client.stdout)")
+            let rows = lines(String(client.stdout[table.upperBound...])).dropFirst(2).map { $0.split(separator: " ") }
+            #expect(rows.contains { $0.first == "0" && $0.count >= 8 }, "no row for length 0:\n\(client.stdout)")
+            #expect(rows.contains { $0.first == "100" && $0.count >= 8 }, "no row for length 100:\n\(client.stdout)")
+            let json = try readJSON(jsonPath)
+            let sweep = try #require(json["sweep"] as? [[String: Any]], "no sweep array in the JSON")
+            #expect(sweep.count == 2)
+            #expect(sweep.map { integer($0["length"]) } == [0, 100])
+            for report in sweep {
+                #expect((integer(report["samples"]) ?? 0) > 0, "\(report)")
+            }
         }
     }
 

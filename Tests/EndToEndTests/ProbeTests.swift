@@ -100,6 +100,22 @@ struct ProbeLab {
     }
 }
 
+/// Runs `body` in a lab that is up, with `wirelat server --port serverPort` in its server namespace if given; tears both down afterwards.
+func withProbeLab(_ name: String, serverPort: UInt16? = nil, _ body: (ProbeLab) async throws -> Void) async throws {
+    let lab = try ProbeLab(name)
+    var server: Spawned?
+    defer { server?.kill() }
+    do {
+        try await lab.up()
+        if let serverPort { server = try await lab.startServer(port: serverPort) }
+        try await body(lab)
+    } catch {
+        await lab.down()
+        throw error
+    }
+    await lab.down()
+}
+
 /// The replies array of a probe report.
 func probeReplies(_ json: [String: Any]) -> [[String: Any]] { json["replies"] as? [[String: Any]] ?? [] }
 
@@ -108,12 +124,7 @@ struct ProbeEndToEnd {
     @Test("probe syn: SA on an open port, RA on a closed one, timeout (exit 1) on a filtered one; hping's line format",
           .enabled(if: ProbeLab.available, "needs root and iproute2"))
     func synOpenClosedFiltered() async throws {
-        let lab = try ProbeLab("syn")
-        var server: Spawned?
-        defer { server?.kill() }
-        do {
-            try await lab.up()
-            server = try await lab.startServer(port: 7001)
+        try await withProbeLab("syn", serverPort: 7001) { lab in
             try await lab.filter(port: 7003)
             let open = try await lab.wirelat(in: lab.client, ["probe", "syn", lab.server4, "--port", "7001", "--count", "4",
                                                              "--interval", "20ms", "--json", lab.dir.file("open.json")])
@@ -149,22 +160,13 @@ struct ProbeEndToEnd {
             let fj = try readJSON(lab.dir.file("filtered.json"))
             #expect(integer(fj["lost"]) == 2 && integer(fj["samples"]) == 0)
             #expect(probeReplies(fj).allSatisfy { $0["result"] as? String == "timeout" })
-        } catch {
-            await lab.down()
-            throw error
         }
-        await lab.down()
     }
 
     @Test("probe syn over IPv6: SA with the checksum our pseudo-header sum gave (the peer answers only a valid one)",
           .enabled(if: ProbeLab.available, "needs root and iproute2"))
     func synIPv6() async throws {
-        let lab = try ProbeLab("syn6")
-        var server: Spawned?
-        defer { server?.kill() }
-        do {
-            try await lab.up()
-            server = try await lab.startServer(port: 7001)
+        try await withProbeLab("syn6", serverPort: 7001) { lab in
             let r = try await lab.wirelat(in: lab.client, ["probe", "syn", lab.server6, "--port", "7001", "--count", "3", "--interval", "20ms",
                                                           "--json", lab.dir.file("syn6.json")])
             #expect(r.status == 0, "\(r)")
@@ -174,22 +176,13 @@ struct ProbeEndToEnd {
             #expect(json["target"] as? String == "[\(lab.server6)]:7001")
             let closed = try await lab.wirelat(in: lab.client, ["probe", "syn", lab.server6, "--port", "7002", "--count", "1"])
             #expect(closed.status == 0 && closed.stdout.contains("flags=RA"), "\(closed)")
-        } catch {
-            await lab.down()
-            throw error
         }
-        await lab.down()
     }
 
     @Test("probe connect: connected, refused, timeout; closes with FIN, not RST",
           .enabled(if: ProbeLab.available, "needs root and iproute2"))
     func connect() async throws {
-        let lab = try ProbeLab("connect")
-        var server: Spawned?
-        defer { server?.kill() }
-        do {
-            try await lab.up()
-            server = try await lab.startServer(port: 7001)
+        try await withProbeLab("connect", serverPort: 7001) { lab in
             try await lab.filter(port: 7003)
             let resetsBefore = try await lab.resetsSent(in: lab.client)
             let open = try await lab.wirelat(in: lab.client, ["probe", "connect", lab.server4, "--port", "7001", "--count", "5",
@@ -211,19 +204,13 @@ struct ProbeEndToEnd {
                                                                  "--interval", "10ms", "--timeout", "300ms"])
             #expect(filtered.status == 1, "\(filtered)")
             #expect(filtered.stdout.split(separator: "\n").filter { $0.hasPrefix("timeout ip=\(lab.server4) dport=7003") }.count == 2, "\(filtered.stdout)")
-        } catch {
-            await lab.down()
-            throw error
         }
-        await lab.down()
     }
 
     @Test("probe icmp: ping's lines and summary; p50 within 30% + 20 µs of iputils ping's in the same run; IPv6; exit 1 when nothing answers",
           .enabled(if: ProbeLab.available && ProbeLab.ping != nil, "needs root, iproute2 and iputils-ping"))
     func icmp() async throws {
-        let lab = try ProbeLab("icmp")
-        do {
-            try await lab.up()
+        try await withProbeLab("icmp") { lab in
             let ping = try #require(ProbeLab.ping)
             var ours: [Double] = []
             var theirs: [Double] = []
@@ -260,25 +247,16 @@ struct ProbeEndToEnd {
                                                                "--interval", "10ms", "--timeout", "300ms"])
             #expect(nobody.status == 1, "\(nobody)")
             #expect(nobody.stderr.contains("nothing answered"), "\(nobody.stderr)")
-        } catch {
-            await lab.down()
-            throw error
         }
-        await lab.down()
     }
 
     @Test("unprivileged (uid 65534, no capabilities): probe connect works; probe syn and icmp exit 3 naming CAP_NET_RAW",
           .enabled(if: ProbeLab.available && ProbeLab.setpriv != nil, "needs root, iproute2 and setpriv"))
     func unprivileged() async throws {
-        let lab = try ProbeLab("nopriv")
-        var server: Spawned?
-        defer { server?.kill() }
-        // A copy of the binary in a world-readable directory: the build tree may not be.
-        let copyDir = "/tmp/wlpr-bin-\(lab.suffix)"
-        defer { try? FileManager.default.removeItem(atPath: copyDir) }
-        do {
-            try await lab.up()
-            server = try await lab.startServer(port: 7001)
+        try await withProbeLab("nopriv", serverPort: 7001) { lab in
+            // A copy of the binary in a world-readable directory: the build tree may not be.
+            let copyDir = "/tmp/wlpr-bin-\(lab.suffix)"
+            defer { try? FileManager.default.removeItem(atPath: copyDir) }
             try FileManager.default.createDirectory(atPath: copyDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
             let copy = copyDir + "/wirelat"
             try FileManager.default.copyItem(atPath: try WirelatBinary.require(), toPath: copy)
@@ -300,10 +278,6 @@ struct ProbeEndToEnd {
             let icmp = try await lab.run(drop + ["probe", "icmp", lab.server4, "--count", "1"])
             #expect(icmp.status == 3, "\(icmp)")
             #expect(icmp.stderr.contains("CAP_NET_RAW") && icmp.stderr.contains("ping_group_range"), "\(icmp.stderr)")
-        } catch {
-            await lab.down()
-            throw error
         }
-        await lab.down()
     }
 }

@@ -157,6 +157,33 @@ func startServer(_ arguments: [String], prefix: [String] = [], in directory: Scr
     return server
 }
 
+/// Runs `body` with a scratch directory and `wirelat server` listening on a free port from `preferredPort`; removes both afterwards.
+func withLoopbackServer(
+    _ name: String,
+    port preferredPort: UInt16,
+    serverArguments: (UInt16) -> [String] = { ["--port", "\($0)"] },
+    _ body: (ScratchDirectory, UInt16, Spawned) async throws -> Void
+) async throws {
+    let dir = try ScratchDirectory(name)
+    defer { dir.remove() }
+    let port = freePort(preferredPort)
+    let server = try await startServer(serverArguments(port), in: dir)
+    defer { server.kill() }
+    try await body(dir, port, server)
+}
+
+/// Starts `wirelat client` with `arguments` and waits until it prints "The server is ready."; the caller kills it.
+func startClient(_ arguments: [String], in directory: ScratchDirectory) async throws -> Spawned {
+    let client = try Spawned(try WirelatBinary.require(), ["client"] + arguments, name: "client", in: directory)
+    do {
+        try #require(await client.waitForOutput("The server is ready.", timeout: .seconds(10)), "\(client.transcript)")
+    } catch {
+        client.kill()
+        throw error
+    }
+    return client
+}
+
 /// A TCP port nothing on this host listens on, from `preferred` upwards (checked by binding
 /// [::] with IPv4 mapped, as `wirelat server` does).
 func freePort(_ preferred: UInt16) -> UInt16 {
