@@ -252,3 +252,73 @@ int wl_probe_tcp_rtt_us(int fd, uint32_t *rtt_us) {
     if (r == 0) *rtt_us = info.tcpi_rtt;
     return r;
 }
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define WL_GUARD_SLOTS 16
+
+static struct {
+    _Atomic(uintptr_t) base;
+    _Atomic(size_t) length;
+} wl_guards[WL_GUARD_SLOTS];
+
+unsigned long wl_mapping_fault_counts[WL_GUARD_SLOTS];
+
+static atomic_int wl_guard_installed;
+
+static void wl_sigbus(int signal, siginfo_t *info, void *context) {
+    (void)context;
+    uintptr_t address = (uintptr_t)info->si_addr;
+    for (int i = 0; i < WL_GUARD_SLOTS; i++) {
+        uintptr_t base = atomic_load(&wl_guards[i].base);
+        size_t length = atomic_load(&wl_guards[i].length);
+        if (base != 0 && address >= base && address - base < length) {
+            uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+            void *start = (void *)(address & ~(page - 1));
+            if (mmap(start, page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED) {
+                __atomic_fetch_add(&wl_mapping_fault_counts[i], 1, __ATOMIC_RELAXED);
+                return;
+            }
+            break;
+        }
+    }
+    /* Not ours, or the page could not be replaced: die of SIGBUS as before. */
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigaction(signal, &dfl, NULL);
+}
+
+int wl_mapping_guard(const void *base, size_t length) {
+    if (base == NULL || length == 0) return -1;
+    if (atomic_exchange(&wl_guard_installed, 1) == 0) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = wl_sigbus;
+        sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(SIGBUS, &sa, NULL) != 0) {
+            atomic_store(&wl_guard_installed, 0);
+            return -1;
+        }
+    }
+    for (int i = 0; i < WL_GUARD_SLOTS; i++) {
+        uintptr_t expected = 0;
+        if (atomic_compare_exchange_strong(&wl_guards[i].base, &expected, (uintptr_t)1)) {
+            __atomic_store_n(&wl_mapping_fault_counts[i], 0, __ATOMIC_RELAXED);
+            atomic_store(&wl_guards[i].length, length);
+            atomic_store(&wl_guards[i].base, (uintptr_t)base);
+            return i;
+        }
+    }
+    return -1;
+}
+
+void wl_mapping_unguard(int slot) {
+    if (slot < 0 || slot >= WL_GUARD_SLOTS) return;
+    atomic_store(&wl_guards[slot].length, 0);
+    atomic_store(&wl_guards[slot].base, 0);
+}

@@ -1,12 +1,14 @@
 @preconcurrency import Glibc
+import CWirelatShim
 
 /// A regular file mapped read-only into memory, unmapped on deinit. Whatever is
 /// read from `bytes` borrows the mapping, so it must not outlive this object.
 ///
 /// The pages are the page cache's own: nothing is copied, and a file larger than
 /// memory is read a window at a time as the kernel pages it in and out. A file
-/// truncated by another process while mapped raises SIGBUS on the next access
-/// past its new end, as for any file mapping.
+/// truncated by another process while mapped would raise SIGBUS on the next access
+/// past its new end; the mapping is guarded, so such a page reads as zeros instead
+/// and is counted in ``faults``, which a reader checks before it trusts what it read.
 public final class MappedFile {
     public let bytes: UnsafeRawBufferPointer
 
@@ -21,7 +23,7 @@ public final class MappedFile {
         guard status.st_mode & S_IFMT == S_IFREG else { return nil }
         guard let length = Int(exactly: status.st_size), length > 0 else {
             // mmap refuses a zero length; an empty file is an empty buffer.
-            return MappedFile(bytes: UnsafeRawBufferPointer(start: nil, count: 0))
+            return MappedFile(bytes: UnsafeRawBufferPointer(start: nil, count: 0), slot: -1, descriptor: -1)
         }
         let address = mmap(nil, length, PROT_READ, MAP_PRIVATE, descriptor, 0)
         if address == MAP_FAILED {
@@ -30,7 +32,15 @@ public final class MappedFile {
         guard let address else { throw SystemError(call: "mmap", errno: EINVAL) }
         // Read-ahead for a front-to-back pass; pages behind are dropped first.
         _ = madvise(address, length, MADV_SEQUENTIAL)
-        return MappedFile(bytes: UnsafeRawBufferPointer(start: address, count: length))
+        let slot = wl_mapping_guard(address, length)
+        let copy = fcntl(descriptor, F_DUPFD_CLOEXEC, 0)
+        if slot < 0 || copy < 0 {
+            wl_mapping_unguard(slot)
+            if copy >= 0 { close(copy) }
+            munmap(address, length)
+            return nil
+        }
+        return MappedFile(bytes: UnsafeRawBufferPointer(start: address, count: length), slot: slot, descriptor: copy)
     }
 
     /// Opens `path` read-only and maps it. nil when it is not a regular file.
@@ -40,8 +50,48 @@ public final class MappedFile {
         return try map(descriptor: fd.rawValue)
     }
 
-    private init(bytes: UnsafeRawBufferPointer) {
+    private init(bytes: UnsafeRawBufferPointer, slot: CInt, descriptor: CInt) {
         self.bytes = bytes
+        self.slot = slot
+        self.descriptor = descriptor
+    }
+
+    /// The SIGBUS guard's slot for this mapping.
+    private let slot: CInt
+    /// A copy of the file's descriptor, for ``isWhole``; -1 for an empty file.
+    private let descriptor: CInt
+
+    /// Whether the file is still at least as long as the mapping. Pages past a
+    /// shrunken file's end fault (see ``faults``), but the rest of the page the
+    /// file now ends in reads as zeros without a fault: a reader asks this once it
+    /// reaches the mapping's last page. The corresponding C function is `fstat`.
+    public var isWhole: Bool {
+        guard descriptor >= 0 else { return true }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { return false }
+        return Int(status.st_size) >= bytes.count
+    }
+
+    /// Pages that vanished under the mapping (the file shrank) and were read as zeros.
+    @inline(__always)
+    public var faults: UInt { UInt(wl_mapping_faults(slot)) }
+
+    /// Reads one byte of every page `region` spans after the one it starts on (which
+    /// the caller has read already), and of the page after it if the mapping has
+    /// one, so that a page past the file's current end faults now, counted in
+    /// ``faults``, rather than while the region is decoded. The page after matters:
+    /// the one a shrunken file ends in reads as zeros past the end, without a fault.
+    @inline(__always)
+    public func touchPages(after region: UnsafeRawBufferPointer) {
+        guard let start = region.baseAddress, let base = bytes.baseAddress, region.count > 0 else { return }
+        let first = UInt(bitPattern: start) >> 12
+        let last = min((UInt(bitPattern: start) + UInt(region.count) - 1) >> 12 + 1,
+                       (UInt(bitPattern: base) + UInt(bytes.count) - 1) >> 12)
+        var page = first + 1
+        while page <= last {
+            wl_touch(UnsafeRawPointer(bitPattern: page << 12))
+            page += 1
+        }
     }
 
     /// Bytes before this offset have been handed back to the kernel.
@@ -64,6 +114,8 @@ public final class MappedFile {
     }
 
     deinit {
+        wl_mapping_unguard(slot)
+        if descriptor >= 0 { _ = Glibc.close(descriptor) }
         if let base = bytes.baseAddress {
             _ = munmap(UnsafeMutableRawPointer(mutating: base), bytes.count)
         }

@@ -71,6 +71,64 @@ struct MappedFileTests {
         #expect(try MappedFile.map(descriptor: fd) == nil)
     }
 
+    @Test("a file truncated under its mapping: pages past the new end read as zeros and are counted, instead of SIGBUS")
+    func truncatedUnderneath() throws {
+        let file = TemporaryFile()
+        defer { file.remove() }
+        let contents = [UInt8](repeating: 0xAB, count: 64 * 1024)
+        try Data(contents).write(to: URL(fileURLWithPath: file.path))
+        let mapped = try #require(try MappedFile.map(path: file.path))
+        #expect(mapped.faults == 0)
+        #expect(truncate(file.path, 4096) == 0)
+        #expect(mapped.bytes[100] == 0xAB, "a page the file still has")
+        #expect(mapped.bytes[40_000] == 0, "a page past the new end")
+        #expect(mapped.faults == 1)
+        mapped.touchPages(after: UnsafeRawBufferPointer(rebasing: mapped.bytes[0..<64 * 1024]))
+        #expect(mapped.faults == 15, "every other page past the end, once each")
+    }
+
+    @Test("a capture truncated while mappedPackets reads it: the packets before are handed over, then an error naming the file, never a zero-filled packet",
+          arguments: [false, true])
+    func captureTruncatedWhileRead(cutWithinPage: Bool) throws {
+        let file = TemporaryFile()
+        defer { file.remove() }
+        // A classic pcap of 2,000 UDP-sized packets of 1,000 bytes each, every byte 0x5A.
+        var bytes: [UInt8] = []
+        func le32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes += $0 } }
+        le32(0xA1B2_C3D4); bytes += [2, 0, 4, 0]; le32(0); le32(0); le32(65535); le32(1)
+        for i in 0..<2_000 {
+            le32(1_700_000_000); le32(UInt32(i)); le32(1_000); le32(1_000)
+            bytes += [UInt8](repeating: 0x5A, count: 1_000)
+        }
+        try Data(bytes).write(to: URL(fileURLWithPath: file.path))
+        let handle = try PcapHandle.openOffline(file.path)
+        let packets = try #require(handle.mappedPackets())
+        var seen: [Seen] = []
+        let first = try packets.dispatch(limit: 100) { seen.append(Seen($0)) }
+        #expect(first == 100)
+        // Cut the file in the middle of a packet's data: one whose data runs on into the
+        // next page (which then faults), or one that lies inside a page with room to
+        // spare, whose rest, and the next record's header, then read as zeros without a fault.
+        var record = 999
+        if cutWithinPage {
+            while (24 + record * 1_016) % 4096 + 1_016 + 100 > 4096 { record += 1 }
+        }
+        let cut = 24 + record * 1_016 + 16 + 500
+        #expect(cutWithinPage == (cut / 4096 == (24 + (record + 1) * 1_016 + 16) / 4096))
+        #expect(truncate(file.path, off_t(cut)) == 0)
+        var failure: PcapError?
+        do {
+            while try packets.dispatch(limit: 100, { seen.append(Seen($0)) }) > 0 {}
+        } catch {
+            failure = error
+        }
+        let error = try #require(failure, "reading on past the new end did not fail")
+        #expect(error.description.contains("shrank while it was being read"), "\(error)")
+        #expect(seen.count <= record && seen.count >= 100, "\(seen.count) packets handed over, the file cut in packet \(record)")
+        #expect(seen.allSatisfy { $0.bytes.count == 1_000 && $0.bytes.allSatisfy { $0 == 0x5A } && $0.seconds == 1_700_000_000 },
+                "a packet with bytes from a vanished page was handed over")
+    }
+
     @Test("a missing file throws ENOENT")
     func missing() {
         #expect(throws: SystemError(call: "open", errno: ENOENT)) { try MappedFile.map(path: "/nonexistent/wlt-no-such-file") }

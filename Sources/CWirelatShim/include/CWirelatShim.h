@@ -115,6 +115,21 @@ int wl_probe_filter_echo_replies(int fd, int family);
 int wl_probe_wait(int fd, short events, int stop_fd, int64_t timeout_ns);
 /* tcpi_rtt of TCP_INFO in microseconds: after a connect, the kernel's SYN→SYN-ACK sample. */
 int wl_probe_tcp_rtt_us(int fd, uint32_t *rtt_us);
+/* File mappings whose file may shrink under them. While [base, base + length) is
+   guarded, a SIGBUS inside it (a page past the file's new end) maps a page of zeros
+   there instead of killing the process, and counts the fault; a SIGBUS anywhere
+   else kills the process as it would have. Up to 16 mappings at once; returns a
+   slot, or -1 when the table is full or the handler cannot be installed. */
+int wl_mapping_guard(const void *base, size_t length);
+/* The faults counted in a slot since it was guarded. */
+extern unsigned long wl_mapping_fault_counts[16];
+static inline unsigned long wl_mapping_faults(int slot) {
+    return slot < 0 || slot >= 16 ? 0 : __atomic_load_n(&wl_mapping_fault_counts[slot], __ATOMIC_RELAXED);
+}
+void wl_mapping_unguard(int slot);
+/* Reads one byte, so that its page is faulted in now. */
+static inline void wl_touch(const void *p) { (void)*(const volatile unsigned char *)p; }
+
 static const short WL_POLLIN = POLLIN;
 static const short WL_POLLOUT = POLLOUT;
 
