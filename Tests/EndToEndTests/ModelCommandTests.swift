@@ -59,10 +59,10 @@ struct ModelCommandEndToEnd {
     func impossible(arguments: [String], message: String) async throws {
         let dir = try ScratchDirectory("model-bad")
         defer { dir.remove() }
-        FileManager.default.createFile(atPath: dir.file("empty.json"), contents: Data())
-        FileManager.default.createFile(atPath: dir.file("compare.json"), contents: Data(#"{"command":"compare","methods":[]}"#.utf8))
+        try Data().write(to: URL(fileURLWithPath: dir.file("empty.json")))
+        try Data(#"{"command":"compare","methods":[]}"#.utf8).write(to: URL(fileURLWithPath: dir.file("compare.json")))
         let async = #"{"command":"client","mode":"async","target":"a:1","length":0,"connections":1,"samples":5,"roundtrips_per_s":5,"duration_s":1,"rtt_ns":{"mean":1,"p50":1}}"#
-        FileManager.default.createFile(atPath: dir.file("async.json"), contents: Data(async.utf8))
+        try Data(async.utf8).write(to: URL(fileURLWithPath: dir.file("async.json")))
         let resolved = arguments.map { $0.hasSuffix(".json") ? dir.file($0) : $0 }
         let result = try await runWirelat(["model"] + resolved, in: dir)
         #expect(result.exit.status == 2 && !result.exit.bySignal, "\(arguments): \(result.exit)\n\(result.stderr)")
