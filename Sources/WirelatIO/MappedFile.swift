@@ -58,39 +58,43 @@ public final class MappedFile {
 
     /// The SIGBUS guard's slot for this mapping.
     private let slot: CInt
-    /// A copy of the file's descriptor, for ``isWhole``; -1 for an empty file.
+    /// A copy of the file's descriptor, for the length check of ``isIntact(through:)``;
+    /// -1 for an empty file.
     private let descriptor: CInt
+    /// Pages before this offset have been read once by ``isIntact(through:)``.
+    private var touchedUpTo = 0
+    /// Set when the file was found shorter than the mapping.
+    private var shrank = false
 
-    /// Whether the file is still at least as long as the mapping. Pages past a
-    /// shrunken file's end fault (see ``faults``), but the rest of the page the
-    /// file now ends in reads as zeros without a fault: a reader asks this once it
-    /// reaches the mapping's last page. The corresponding C function is `fstat`.
-    public var isWhole: Bool {
-        guard descriptor >= 0 else { return true }
-        var status = stat()
-        guard fstat(descriptor, &status) == 0 else { return false }
-        return Int(status.st_size) >= bytes.count
-    }
+    static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
 
     /// Pages that vanished under the mapping (the file shrank) and were read as zeros.
     @inline(__always)
     public var faults: UInt { UInt(wl_mapping_faults(slot)) }
 
-    /// Reads one byte of every page `region` spans after the one it starts on (which
-    /// the caller has read already), and of the page after it if the mapping has
-    /// one, so that a page past the file's current end faults now, counted in
-    /// ``faults``, rather than while the region is decoded. The page after matters:
-    /// the one a shrunken file ends in reads as zeros past the end, without a fault.
+    /// Whether the bytes before `end`, which a front-to-back reader is about to hand
+    /// over, are the file's. Each page up to the one after `end` is read once, so that
+    /// a page past a shrunken file's end faults now (counted in ``faults``) rather than
+    /// reading as zeros in a decoder; the page after matters because the page a shrunken
+    /// file ends in reads as zeros past its end without a fault. For the same reason
+    /// the file's length is checked (`fstat`) once, when the pages read reach the
+    /// mapping's end.
     @inline(__always)
-    public func touchPages(after region: UnsafeRawBufferPointer) {
-        guard let start = region.baseAddress, let base = bytes.baseAddress, region.count > 0 else { return }
-        let first = UInt(bitPattern: start) >> 12
-        let last = min((UInt(bitPattern: start) + UInt(region.count) - 1) >> 12 + 1,
-                       (UInt(bitPattern: base) + UInt(bytes.count) - 1) >> 12)
-        var page = first + 1
-        while page <= last {
-            wl_touch(UnsafeRawPointer(bitPattern: page << 12))
-            page += 1
+    public func isIntact(through end: Int) -> Bool {
+        if touchedUpTo < bytes.count && end + Self.pageSize > touchedUpTo { touch(through: end) }
+        return !shrank && faults == 0
+    }
+
+    private func touch(through end: Int) {
+        guard let base = bytes.baseAddress else { return }
+        let limit = min(end + Self.pageSize, bytes.count)
+        while touchedUpTo < limit {
+            wl_touch(base + touchedUpTo)
+            touchedUpTo += Self.pageSize
+        }
+        if touchedUpTo >= bytes.count {
+            var status = stat()
+            shrank = fstat(descriptor, &status) != 0 || Int(status.st_size) < bytes.count
         }
     }
 
@@ -104,7 +108,7 @@ public final class MappedFile {
     /// The corresponding C function is `madvise(MADV_DONTNEED)`.
     public func release(before offset: Int) {
         guard let base = bytes.baseAddress else { return }
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let page = Self.pageSize
         let start = UInt(bitPattern: base) + UInt(releasedUpTo)
         let end = (UInt(bitPattern: base) + UInt(min(max(0, offset), bytes.count))) & ~UInt(page - 1)
         let alignedStart = (start + UInt(page - 1)) & ~UInt(page - 1)

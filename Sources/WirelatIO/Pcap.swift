@@ -257,9 +257,6 @@ public final class MappedPackets {
     private let linkType: LinkType
     private let name: String
     private var nextRelease = MappedPackets.releaseWindow
-    /// Where the mapping's last page starts; the file's length is checked once there.
-    private let lastPageStart: Int
-    private var checkedWhole = false
     /// How far behind the reader mapped pages are kept: more than the largest block
     /// the reader accepts, so the packet being handled is never released.
     static let releaseWindow = 16 << 20
@@ -269,7 +266,6 @@ public final class MappedPackets {
         self.reader = reader
         self.linkType = linkType
         self.name = name
-        lastPageStart = (file.bytes.count - 1) & ~4095
     }
 
     /// Hands up to `limit` packets (all that are left when -1) that pass `filter`
@@ -287,17 +283,11 @@ public final class MappedPackets {
             do {
                 next = try reader.next()
             } catch {
-                try checkUnchanged(at: start)
+                guard file.isIntact(through: start) else { throw shrank(at: start) }
                 throw PcapError(.badFile, "cannot read \(name) at byte \(error.offset): \(error.message)")
             }
             guard var packet = next else { break }
-            // The record's header was read just now; its data may lie on later pages.
-            file.touchPages(after: UnsafeRawBufferPointer(start: packet.data.baseAddress.map { $0 - 16 }, count: packet.data.count + 16))
-            try checkUnchanged(at: start)
-            if reader.offset > lastPageStart && !checkedWhole {
-                checkedWhole = true
-                guard file.isWhole else { throw shrank(at: start) }
-            }
+            guard file.isIntact(through: reader.offset) else { throw shrank(at: start) }
             packet.linkType = linkType
             if reader.offset >= nextRelease {
                 // What lies behind the reader is done with: keep the resident set to a
@@ -312,13 +302,8 @@ public final class MappedPackets {
         return handled
     }
 
-    /// Throws when pages of the file vanished under the mapping: another program
-    /// truncated it (a ring of `tcpdump -C -W` files reusing one, say) while it was read.
-    @inline(__always)
-    private func checkUnchanged(at offset: Int) throws(PcapError) {
-        guard file.faults == 0 else { throw shrank(at: offset) }
-    }
-
+    /// The file was cut short under the mapping: another program truncated it (a ring
+    /// of `tcpdump -C -W` files reusing one, say) while it was read.
     @inline(never)
     private func shrank(at offset: Int) -> PcapError {
         PcapError(.badFile, "\(name) shrank while it was being read (truncated by another program?); stopped at byte \(offset)")

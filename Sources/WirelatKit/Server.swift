@@ -444,9 +444,9 @@ public final class Server {
         loop.deregister(fd)
         c.socket.close()
         if let timer = c.deadline { loop.cancel(timer) }
+        let beforeFirstByte = c.request == nil && c.handshakeBytes.isEmpty
         switch outcome {
-        case .vanished where c.request == nil && c.handshakeBytes.isEmpty,
-             .reset where c.request == nil && c.handshakeBytes.isEmpty:
+        case .vanished where beforeFirstByte, .reset where beforeFirstByte:
             counters.closedBeforeRequest += 1
             return
         case .timeout: counters.timeouts += 1

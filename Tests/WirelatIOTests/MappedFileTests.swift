@@ -83,7 +83,7 @@ struct MappedFileTests {
         #expect(mapped.bytes[100] == 0xAB, "a page the file still has")
         #expect(mapped.bytes[40_000] == 0, "a page past the new end")
         #expect(mapped.faults == 1)
-        mapped.touchPages(after: UnsafeRawBufferPointer(rebasing: mapped.bytes[0..<64 * 1024]))
+        #expect(!mapped.isIntact(through: 64 * 1024))
         #expect(mapped.faults == 15, "every other page past the end, once each")
     }
 
