@@ -14,6 +14,16 @@ public enum NetworkNamespace {
         access(path(name), F_OK) == 0
     }
 
+    /// The namespace `/run/netns/NAME` is bound to, as `device:inode` of its nsfs file
+    /// (the inode is the number `ls -l /proc/PID/ns/net` shows), or nil when there is no
+    /// such namespace. A namespace deleted and made again under the same name has another
+    /// inode. The corresponding C function is `stat`.
+    public static func identity(_ name: String) -> String? {
+        var status = stat()
+        guard stat(path(name), &status) == 0 else { return nil }
+        return "\(status.st_dev):\(status.st_ino)"
+    }
+
     /// Runs `body` with the calling thread in the namespace `name` and moves it back to
     /// the namespace it was in, whatever `body` does. Descriptors opened meanwhile (a TUN
     /// device, a socket) stay in the namespace they were opened in. The corresponding C

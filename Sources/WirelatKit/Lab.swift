@@ -60,6 +60,9 @@ public enum Lab {
     public static var pidFile: String { "\(stateDirectory)/delay-line.pid" }
     public static var statusFile: String { "\(stateDirectory)/status.json" }
     public static var logFile: String { "\(stateDirectory)/delay-line.log" }
+    /// One line per namespace `lab up` made: its name and its `NetworkNamespace.identity`.
+    /// The mark that lets `lab down` tell the lab's namespaces from others of the same name.
+    static var namespacesFile: String { "\(stateDirectory)/namespaces" }
     static var lockFile: String { "\(stateDirectory)/lock" }
 
     /// How often the delay line rewrites its status file.
@@ -109,7 +112,11 @@ public enum Lab {
         public var recordedPid: pid_t?
         /// Delay-line processes running (the recorded one and any stray).
         public var runningDaemons: [pid_t] = []
+        /// The lab's namespaces that exist and are the ones `lab up` made.
         public var namespaces: [String] = []
+        /// Namespaces with the lab's names that `lab up` did not make (or no longer has a
+        /// record of): never used, never deleted.
+        public var foreignNamespaces: [String] = []
         public var hasFiles = false
 
         public var isEmpty: Bool { recordedPid == nil && runningDaemons.isEmpty && namespaces.isEmpty && !hasFiles }
@@ -128,9 +135,36 @@ public enum Lab {
             inventory.recordedPid = pid
         }
         inventory.runningDaemons = allProcessIDs().filter { $0 != getpid() && isDelayLine($0) }
-        inventory.namespaces = sides.map(\.namespace).filter(NetworkNamespace.exists)
+        let made = namespacesMade()
+        for side in sides {
+            guard let identity = NetworkNamespace.identity(side.namespace) else { continue }
+            if made[side.namespace] == identity {
+                inventory.namespaces.append(side.namespace)
+            } else {
+                inventory.foreignNamespaces.append(side.namespace)
+            }
+        }
         inventory.hasFiles = access(stateDirectory, F_OK) == 0
         return inventory
+    }
+
+    /// The namespaces `lab up` recorded as made, by name, with their identities.
+    static func namespacesMade() -> [String: String] {
+        var made: [String: String] = [:]
+        for line in (readSmallFile(namespacesFile) ?? "").split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            if fields.count == 2 { made[String(fields[0])] = String(fields[1]) }
+        }
+        return made
+    }
+
+    /// The line `lab up` and `lab down` give for namespaces they leave alone.
+    public static func foreignNamespaceText(_ names: [String]) -> String {
+        let list = names.joined(separator: " and ")
+        let one = names.count == 1
+        return "\(one ? "namespace" : "namespaces") \(list) \(one ? "exists" : "exist") but `wirelat lab up` did not make \(one ? "it" : "them") "
+            + "(no record in \(namespacesFile)): wirelat lab neither uses nor deletes \(one ? "it" : "them"); "
+            + "if \(one ? "it is" : "they are") yours to remove, `ip netns del \(names[0])`"
     }
 
     // MARK: up
@@ -163,18 +197,31 @@ public enum Lab {
         if let pid = existing.runningDaemons.first {
             throw .alreadyUp("the lab is already up (delay line pid \(pid)): `wirelat lab status` shows it, `wirelat lab down` removes it")
         }
+        if !existing.foreignNamespaces.isEmpty {
+            throw .failed(foreignNamespaceText(existing.foreignNamespaces))
+        }
         if !existing.namespaces.isEmpty || existing.recordedPid != nil {
             let what = (existing.namespaces.map { "namespace \($0)" } + (existing.recordedPid.map { ["a dead delay line (pid \($0))"] } ?? []))
             throw .alreadyUp("a previous lab was left behind (\(what.joined(separator: ", "))): run `wirelat lab down` first")
         }
 
         var pid: pid_t = 0
-        do {
-            for side in sides { try ip(["netns", "add", side.namespace]) }
+        var made: [String] = []
+        do throws(LabError) {
+            var record = ""
+            for side in sides {
+                try ip(["netns", "add", side.namespace])
+                made.append(side.namespace)
+                guard let identity = NetworkNamespace.identity(side.namespace) else {
+                    throw .failed("namespace \(side.namespace) vanished right after `ip netns add`")
+                }
+                record += "\(side.namespace) \(identity)\n"
+                do { try replaceFile(namespacesFile, with: record) } catch { throw LabError.failed("cannot write \(namespacesFile): \(error)") }
+            }
             pid = try startDelayLine(settings: settings, seed: seed, daemonOptions: daemonOptions, executable: executable)
             for side in sides { try configure(side) }
         } catch {
-            teardown(pids: pid > 0 ? [pid] : [])
+            teardown(pids: pid > 0 ? [pid] : [], namespaces: made)
             throw error
         }
         return UpResult(pid: pid, settings: settings, seed: seed)
@@ -256,14 +303,17 @@ public enum Lab {
     public struct DownResult: Sendable {
         public var killed: [pid_t] = []
         public var namespaces: [String] = []
+        /// Namespaces with the lab's names that it did not make, left as they were.
+        public var foreignNamespaces: [String] = []
         public var nothingWasUp = false
     }
 
-    /// Stops the delay line, deletes the namespaces and removes the state directory.
-    /// With nothing up it does nothing and succeeds.
+    /// Stops the delay line, deletes the namespaces `lab up` made and removes the state
+    /// directory. A namespace of the same name that it did not make is left alone and
+    /// reported. With nothing up it does nothing and succeeds.
     public static func down() throws(LabError) -> DownResult {
         var found = inventory()
-        if found.isEmpty { return DownResult(nothingWasUp: true) }
+        if found.isEmpty { return DownResult(foreignNamespaces: found.foreignNamespaces, nothingWasUp: true) }
         try requireAdmin("down")
         let lock: DescriptorBox?
         do { lock = try lockExclusively(lockFile) } catch { lock = nil }
@@ -272,15 +322,17 @@ public enum Lab {
         var result = DownResult()
         result.killed = found.runningDaemons
         result.namespaces = found.namespaces
-        let failures = teardown(pids: found.runningDaemons)
+        result.foreignNamespaces = found.foreignNamespaces
+        let failures = teardown(pids: found.runningDaemons, namespaces: found.namespaces)
         if !failures.isEmpty { throw .failed(failures.joined(separator: "; ")) }
         return result
     }
 
-    /// Kills `pids` (SIGTERM, then SIGKILL after 2 s), deletes both namespaces and the
-    /// state directory. Returns what could not be undone.
+    /// Kills `pids` (SIGTERM, then SIGKILL after 2 s), deletes `namespaces` (those the
+    /// lab made, never others) and, when that worked, the state directory with its record
+    /// of them. Returns what could not be undone.
     @discardableResult
-    static func teardown(pids: [pid_t]) -> [String] {
+    static func teardown(pids: [pid_t], namespaces: [String]) -> [String] {
         var failures: [String] = []
         for pid in pids where processIsAlive(pid) { kill(pid, SIGTERM) }
         let deadline = monotonicNanoseconds() + 2_000_000_000
@@ -297,9 +349,10 @@ public enum Lab {
             }
             if processIsAlive(pid) { failures.append("the delay line (pid \(pid)) did not die") }
         }
-        for side in sides where NetworkNamespace.exists(side.namespace) {
-            do { try ip(["netns", "del", side.namespace]) } catch { failures.append(error.description) }
+        for name in namespaces where NetworkNamespace.exists(name) {
+            do { try ip(["netns", "del", name]) } catch { failures.append(error.description) }
         }
+        guard failures.isEmpty else { return failures }
         do {
             if FileManager.default.fileExists(atPath: stateDirectory) {
                 try FileManager.default.removeItem(atPath: stateDirectory)
@@ -350,7 +403,11 @@ public enum Lab {
     /// Replaces this process with `command` running in side `side`'s namespace. Returns
     /// only on failure.
     public static func exec(side: LabSide, command: [String]) -> LabError {
-        guard NetworkNamespace.exists(side.namespace) else {
+        let found = inventory()
+        if found.foreignNamespaces.contains(side.namespace) {
+            return .notUp(foreignNamespaceText([side.namespace]))
+        }
+        guard found.namespaces.contains(side.namespace) else {
             return .notUp("the lab is not up (no namespace \(side.namespace)): run `wirelat lab up` first")
         }
         let error = NetworkNamespace.exec(in: side.namespace, command)

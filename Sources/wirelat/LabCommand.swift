@@ -255,6 +255,9 @@ struct LabDown: ParsableCommand {
             complain(error.description)
             throw ExitCode(error.exitCode)
         }
+        if !result.foreignNamespaces.isEmpty {
+            complain("left alone: \(Lab.foreignNamespaceText(result.foreignNamespaces))")
+        }
         if result.nothingWasUp {
             emit("wirelat lab: nothing was up\n")
             return

@@ -331,6 +331,48 @@ struct LabEndToEnd {
         #expect(after.exit.status == 1 && after.stderr.contains("not up"), "\(after.stderr)")
     }
 
+    @Test("a namespace named wirelat-a that the lab did not make: `lab up` refuses and names it, `lab down` and `lab exec` leave it alone",
+          .enabled(if: LabSupport.available), .timeLimit(.minutes(1)))
+    func foreignNamespace() async throws {
+        let ip = try #require(NamespaceSupport.ip)
+        LabSupport.downNow()
+        _ = try await runCommand(ip, ["netns", "add", "wirelat-a"])
+        defer {
+            _ = try? runCommandNow(ip, ["netns", "del", "wirelat-a"])
+            LabSupport.downNow()
+            dir.remove()
+        }
+        let foreign = "/run/netns/wirelat-a"
+        try #require(FileManager.default.fileExists(atPath: foreign), "ip netns add wirelat-a made nothing")
+
+        let refused = try await lab(["up"])
+        #expect(refused.exit.status == 1, "lab up beside a foreign wirelat-a: \(refused.exit)")
+        #expect(refused.stderr.contains("wirelat-a") && refused.stderr.contains("did not make"), "\(refused.stderr)")
+        #expect(!refused.stderr.contains("lab down"), "lab up must not send the user to `lab down` for a namespace it did not make: \(refused.stderr)")
+        #expect(LabSupport.delayLinePids().isEmpty, "a delay line was started")
+        #expect(!FileManager.default.fileExists(atPath: "/run/netns/wirelat-b"), "lab up left wirelat-b behind")
+
+        let exec = try await lab(["exec", "a", "--", "true"])
+        #expect(exec.exit.status == 1 && exec.stderr.contains("did not make"), "lab exec into a foreign namespace: \(exec.exit) \(exec.stderr)")
+
+        let down = try await lab(["down"])
+        #expect(down.exit.status == 0, "\(down.exit) \(down.stderr)")
+        #expect(down.stderr.contains("wirelat-a") && down.stderr.contains("left alone"), "\(down.stderr)")
+        #expect(FileManager.default.fileExists(atPath: foreign), "lab down deleted a namespace the lab did not make")
+
+        // A lab that is up beside the foreign namespace's name being reused: the record
+        // names the lab's own namespace; one deleted and made again by someone else is not it.
+        _ = try await runCommand(ip, ["netns", "del", "wirelat-a"])
+        try await up([])
+        _ = try await runCommand(ip, ["netns", "del", "wirelat-a"])
+        _ = try await runCommand(ip, ["netns", "add", "wirelat-a"])
+        let downAgain = try await lab(["down"])
+        #expect(downAgain.exit.status == 0, "\(downAgain.exit) \(downAgain.stderr)")
+        #expect(FileManager.default.fileExists(atPath: foreign), "lab down deleted a wirelat-a made after the lab's own was deleted")
+        #expect(!FileManager.default.fileExists(atPath: "/run/netns/wirelat-b"), "lab down left its own wirelat-b")
+        #expect(LabSupport.delayLinePids().isEmpty, "a delay line is still running")
+    }
+
     @Test("without CAP_NET_ADMIN, lab up exits 3 and names CAP_NET_ADMIN",
           .enabled(if: LabSupport.available && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")),
           .timeLimit(.minutes(1)))
@@ -409,4 +451,21 @@ func runCommand(_ path: String, _ arguments: [String]) async throws -> String {
         throw E2EFailure("\(path) \(arguments.joined(separator: " ")) did not finish within 30 s")
     }
     return child.stdout
+}
+
+/// Runs a short command to completion synchronously (for `defer`): at most 10 s, then it is
+/// killed. Its exit status.
+@discardableResult
+func runCommandNow(_ path: String, _ arguments: [String]) throws -> Int32 {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = arguments
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    let deadline = Date().addingTimeInterval(10)
+    while p.isRunning && Date() < deadline { usleep(10_000) }
+    if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+    p.waitUntilExit()
+    return p.terminationStatus
 }
