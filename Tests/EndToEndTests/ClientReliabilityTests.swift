@@ -211,6 +211,21 @@ struct ClientReliabilityEndToEnd {
         }
     }
 
+    // MARK: Async wording
+
+    @Test("the server killed mid-test in async mode: the one line counts messages, not round trips")
+    func asyncLossCountsMessages() async throws {
+        try await withLoopbackServer("asynckill", port: 24_800) { dir, port, server in
+            let client = try await startClient(["127.0.0.1", "--port", "\(port)", "--mode", "async", "--duration", "30s"], in: dir)
+            defer { client.kill() }
+            try await Task.sleep(for: .seconds(1))
+            server.signal(SIGKILL)
+            let exit = try #require(await client.waitForExit(timeout: .seconds(15)), "the client did not notice its server died\n\(client.transcript)")
+            #expect(exit.status == 1 && !exit.bySignal, "\(exit)\n\(client.transcript)")
+            #expect(client.stderr.contains(" messages)") && !client.stderr.contains("round trip"), "\(client.stderr)")
+        }
+    }
+
     // MARK: Refused values
 
     @Test("refused values exit 64 naming the value and the real limits", arguments: [
