@@ -44,6 +44,8 @@ int wl_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
 
 static volatile sig_atomic_t wl_signal_fd = -1;
 static volatile sig_atomic_t wl_signal_seen = 0;
+static volatile sig_atomic_t wl_signals_taken = 0;
+static volatile sig_atomic_t wl_signals_tolerated = 1;
 static int64_t wl_signal_first_ns = 0;
 
 static int64_t wl_now_ns(void) {
@@ -54,18 +56,21 @@ static int64_t wl_now_ns(void) {
 
 static void wl_on_stop_signal(int sig) {
     int saved = errno;
-    if (wl_signal_seen != 0) {
+    if (wl_signals_taken != 0) {
         /* The same Ctrl-C often arrives twice (from the terminal and from a
-           wrapper such as timeout(1)): only a second one a second later kills. */
+           wrapper such as timeout(1)): only one a second later counts. */
         if (wl_now_ns() - wl_signal_first_ns < 1000000000) {
             errno = saved;
             return;
         }
-        signal(sig, SIG_DFL);
-        raise(sig);
+        if (wl_signals_taken >= wl_signals_tolerated) {
+            signal(sig, SIG_DFL);
+            raise(sig);
+        }
     }
     wl_signal_first_ns = wl_now_ns();
-    wl_signal_seen = sig;
+    wl_signals_taken = wl_signals_taken + 1;
+    if (wl_signal_seen == 0) wl_signal_seen = sig;
     uint64_t one = 1;
     if (wl_signal_fd >= 0) {
         ssize_t r = write(wl_signal_fd, &one, sizeof one);
@@ -95,6 +100,8 @@ int wl_stop_signal_fd(void) {
 }
 
 int wl_last_signal(void) { return wl_signal_seen; }
+
+void wl_stop_signal_tolerate(int count) { wl_signals_tolerated = count < 1 ? 1 : count; }
 
 void wl_parse_timestamps(const void *control, size_t control_len, wl_timestamps *out) {
     memset(out, 0, sizeof *out);

@@ -90,6 +90,8 @@ public struct ClientReport: Codable, Sendable, Equatable {
     public var error: String?
     /// Ended early by Ctrl-C (SIGINT) or SIGTERM; what was measured is kept.
     public var interrupted = false
+    /// Replies still due when a second Ctrl-C ended the wait for them (not counted in `samples`).
+    public var repliesAbandoned: Int?
     public var socketSendBuffer: Int?
     public var socketReceiveBuffer: Int?
     /// With --rate: latency measured from each request's intended send time
@@ -128,6 +130,7 @@ public struct ClientReport: Codable, Sendable, Equatable {
         case throughputBytesPerSecond = "throughput_bytes_per_s", intervals
         case requestBytes = "request_bytes", replyBytes = "reply_bytes", clock
         case durationSeconds = "duration_s", completed, error, interrupted
+        case repliesAbandoned = "replies_abandoned"
         case socketSendBuffer = "socket_send_buffer", socketReceiveBuffer = "socket_receive_buffer"
         case rateTarget = "rate_per_s", serviceTimeNanoseconds = "service_time_ns"
         case kernelTimestampFallbacks = "kernel_timestamp_fallbacks"

@@ -26,6 +26,16 @@ public struct ClientSettings: Sendable, Equatable {
 
     public var method: String { mode == .sync ? "tcp-reqresp" : "tcp-async-ack" }
 
+    /// `count` exchanges as the mode calls them: sync mode times round trips; async mode
+    /// streams messages (requests), only some of them acknowledged, so it never says
+    /// "round trips" of what are one-way messages.
+    public func exchanges(_ count: UInt64) -> String {
+        switch mode {
+        case .sync: return "\(count) round trip\(count == 1 ? "" : "s")"
+        case .async: return "\(count) message\(count == 1 ? "" : "s")"
+        }
+    }
+
     /// Async mode: an acknowledgement every this many messages (about one per 256 KiB).
     public var asyncAckEvery: UInt32 { UInt32(max(1, (256 * 1024) / max(1, requestBytes))) }
 
@@ -39,7 +49,10 @@ public struct ClientSettings: Sendable, Equatable {
         if connections < 1 || connections > Self.maxConnections { return "--connections must be between 1 and \(Self.maxConnections) (got \(connections))" }
         if intervalNanoseconds < 1_000_000 { return "--interval must be at least 1ms" }
         if durationNanoseconds == 0 { return "--duration must be more than 0" }
-        if let r = rate, !(r > 0 && r <= 10_000_000) { return "--rate must be between 0 and 10000000 requests per second" }
+        if let r = rate, !(r > 0 && r <= 10_000_000) {
+            let given = r.isFinite && r == r.rounded() && r.magnitude < 1e15 ? String(Int64(r)) : String(r)
+            return "--rate must be more than 0 (0.5 is one request every 2 s) and at most 10000000 requests per second (got \(given))"
+        }
         if rate != nil && mode == .async { return "--rate applies to sync mode only" }
         if let b = socketBuffer, b < 1 || b > 1 << 30 { return "--sockbuf must be between 1 byte and 1 GiB" }
         return nil

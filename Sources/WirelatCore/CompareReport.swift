@@ -93,6 +93,19 @@ public struct CompareReport: Codable, Sendable, Equatable {
         sentence = CompareSentence.make(methods)
     }
 
+    /// The TCP rows (SYN, connect, request/response), by method name.
+    public var tcpMethodNames: [String] {
+        methods.filter { $0.isHandshake || $0.isRequestResponse }.map(\.method)
+    }
+
+    /// True when there were TCP rows and every probe of every one of them was lost: the
+    /// port is filtered (or the host gone) even if ICMP answered. `compare` then exits 1,
+    /// as `probe syn` and `probe connect` do when nothing answers.
+    public var everyTCPProbeLost: Bool {
+        let tcp = methods.filter { $0.isHandshake || $0.isRequestResponse }
+        return !tcp.isEmpty && tcp.allSatisfy { $0.samples == 0 }
+    }
+
     enum CodingKeys: String, CodingKey {
         case command, target, rounds, intervalNanoseconds = "interval_ns", methods, notes, sentence
     }

@@ -219,16 +219,22 @@ private func exactDecimal(_ nanoseconds: UInt64, unit: UInt64, suffix: String) -
 /// the larger unit wins. Sub-nanosecond parts are truncated.
 public func formatDuration(_ d: Duration) -> String {
     let nanoseconds = d.nanoseconds
-    if nanoseconds == 0 { return "0s" }
-    let magnitude = nanoseconds.magnitude
+    let text = formatDuration(nanoseconds: nanoseconds.magnitude)
+    return nanoseconds < 0 ? "-" + text : text
+}
+
+/// As ``formatDuration(_:)``, for a count of nanoseconds as a protocol or a counter holds
+/// it: the whole `UInt64` range is spelled exactly (2^64−1 ns is `18446744073.709551615s`),
+/// where converting to `Duration` through `Int64(clamping:)` would print another value.
+public func formatDuration(nanoseconds magnitude: UInt64) -> String {
+    if magnitude == 0 { return "0s" }
     var best: String?
     for unit in formattingUnits where magnitude >= unit.nanoseconds {
         guard let spelling = exactDecimal(magnitude, unit: unit.nanoseconds, suffix: unit.suffix) else { continue }
         if let shortest = best, shortest.utf8.count <= spelling.utf8.count { continue }
         best = spelling
     }
-    let text = best ?? "\(magnitude)ns"
-    return nanoseconds < 0 ? "-" + text : text
+    return best ?? "\(magnitude)ns"
 }
 
 /// Nanoseconds as milliseconds with a fixed number of decimals and no unit, as oratcptest

@@ -92,9 +92,12 @@ public final class EventLoop {
         timerActions[timer.value] = nil
     }
 
-    /// Calls `action` with the signal number on SIGINT or SIGTERM (once; a second one kills).
-    public func onInterrupt(_ action: @escaping (CInt) -> Void) throws(SystemError) {
+    /// Calls `action` with the signal number on SIGINT or SIGTERM. A second signal, a
+    /// second or more after the first, kills the process; with `tolerating` n, the first
+    /// n signals each call `action` (the same number, the first one's) and the next kills.
+    public func onInterrupt(tolerating count: Int = 1, _ action: @escaping (CInt) -> Void) throws(SystemError) {
         let fd = try retrying("eventfd") { wl_stop_signal_fd() }
+        wl_stop_signal_tolerate(CInt(clamping: count))
         stopSignalFD = fd
         onStopSignal = action
         _ = try retrying("epoll_ctl") { wl_epoll_ctl(epoll.rawValue, EPOLL_CTL_ADD, fd, WL_EPOLLIN, Self.signalToken) }

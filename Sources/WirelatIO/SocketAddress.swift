@@ -59,8 +59,19 @@ public struct SocketAddress: Sendable, CustomStringConvertible, Equatable {
         }
     }
 
-    /// Resolves a numeric address or a host name. The corresponding C function is `getaddrinfo`.
+    /// Resolves a numeric address or a host name to its first address in getaddrinfo's
+    /// order (RFC 6724's destination address selection, tuned by /etc/gai.conf), as ssh
+    /// and curl try them. With `passive` (a server's bind address), an IPv4 address is
+    /// preferred when a name has both. The corresponding C function is `getaddrinfo`.
     public static func resolve(host: String, port: UInt16, passive: Bool = false) throws(ResolveError) -> SocketAddress {
+        let all = try resolveAll(host: host, port: port, passive: passive)
+        if passive, let v4 = all.first(where: { $0.family == AF_INET }) { return v4 }
+        return all[0]
+    }
+
+    /// Every address of `host`, in getaddrinfo's order (RFC 6724), each once. A client
+    /// tries them in turn until one answers.
+    public static func resolveAll(host: String, port: UInt16, passive: Bool = false) throws(ResolveError) -> [SocketAddress] {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
@@ -73,19 +84,21 @@ public struct SocketAddress: Sendable, CustomStringConvertible, Equatable {
             throw ResolveError(host: host, reason: reason)
         }
         defer { freeaddrinfo(result) }
-        var chosen = first
-        // Prefer IPv4 when a name has both, as most clients do for a first try.
+        var addresses: [SocketAddress] = []
         var cursor: UnsafeMutablePointer<addrinfo>? = first
         while let c = cursor {
-            if c.pointee.ai_family == AF_INET { chosen = c; break }
             cursor = c.pointee.ai_next
+            let length = c.pointee.ai_addrlen
+            guard length <= socklen_t(MemoryLayout<sockaddr_storage>.size) else { continue }
+            var storage = sockaddr_storage()
+            withUnsafeMutableBytes(of: &storage) { dst in
+                dst.copyMemory(from: UnsafeRawBufferPointer(start: c.pointee.ai_addr, count: Int(length)))
+            }
+            let address = SocketAddress(storage: storage, length: length)
+            if !addresses.contains(where: { $0.description == address.description }) { addresses.append(address) }
         }
-        var storage = sockaddr_storage()
-        let length = chosen.pointee.ai_addrlen
-        withUnsafeMutableBytes(of: &storage) { dst in
-            dst.copyMemory(from: UnsafeRawBufferPointer(start: chosen.pointee.ai_addr, count: Int(length)))
-        }
-        return SocketAddress(storage: storage, length: length)
+        guard !addresses.isEmpty else { throw ResolveError(host: host, reason: "no address") }
+        return addresses
     }
 }
 

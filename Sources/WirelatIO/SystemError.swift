@@ -11,8 +11,11 @@ public struct SystemError: Error, CustomStringConvertible, Sendable, Equatable {
     }
 
     public var description: String {
-        "\(call): \(String(cString: strerror(errno)))"
+        "\(call): \(reason)"
     }
+
+    /// The error's text without the call's name (`strerror`): "Read-only file system".
+    public var reason: String { String(cString: strerror(errno)) }
 
     /// True for the errors that mean the peer went away.
     public var isConnectionLoss: Bool {

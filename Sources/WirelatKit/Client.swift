@@ -34,6 +34,10 @@ public final class Client {
     private var startTime: UInt64 = 0
     private var intervalStart: UInt64 = 0
     private var lastCompletion: UInt64 = 0
+    /// When the test stopped asking: its duration elapsed, Ctrl-C, or a failure mid-test.
+    /// Rates are over start → the later of this and the last completed exchange, so a
+    /// `--delay` longer than the last gap still counts as test time.
+    private var testEnd: UInt64 = 0
     /// When the server last sent anything; after the test ends the client waits for
     /// as long as the server keeps answering.
     private var lastHeard: UInt64 = 0
@@ -66,6 +70,7 @@ public final class Client {
 
     deinit {
         for c in connections where c.registered { loop.deregister(c.socket.rawValue) }
+        payload?.deallocate()
         readBuffer.deallocate()
     }
 
@@ -73,40 +78,82 @@ public final class Client {
     public func run() -> ClientReport {
         do {
             try start()
-            try loop.run()
+            // A failure while connecting may already have ended the test.
+            if phase != .done { try loop.run() }
         } catch {
             fail("\(error)")
         }
         return report()
     }
 
-    /// Ends the test early (Ctrl-C): what was measured so far is kept.
+    /// Ends the test early (Ctrl-C): what was measured so far is kept. Called again
+    /// (a second Ctrl-C) while the replies still due are awaited, it stops waiting for
+    /// them; the report of what was measured is still made.
     public func interrupt() {
-        guard phase == .running || phase == .connecting else { return }
-        interrupted = true
-        if phase == .connecting {
+        switch phase {
+        case .connecting:
+            interrupted = true
             fail("interrupted before the test started")
-        } else {
+        case .running:
+            interrupted = true
             beginEnding()
+        case .ending:
+            interrupted = true
+            abandonedReplies = connections.reduce(0) { $0 + $1.expectedReplies }
+            complete()
+        case .done:
+            break
         }
     }
 
+    /// Replies still due when a second interrupt ended the wait for them.
+    private var abandonedReplies = 0
+
     private func start() throws(ClientError) {
         do {
-            target = try SocketAddress.resolve(host: settings.host, port: settings.port)
+            candidates = try SocketAddress.resolveAll(host: settings.host, port: settings.port)
         } catch {
             throw .failed(error.description)
         }
-        guard let target else { return }
-        let testID = UInt64.random(in: 1...UInt64.max)
+        testID = UInt64.random(in: 1...UInt64.max)
+        payload = Self.payload(length: settings.length, seed: testID)
+        try connectAll(candidate: 0)
+    }
+
+    /// The host's addresses in getaddrinfo's order (RFC 6724); the test runs on the first
+    /// that accepts every connection, as ssh and curl try them.
+    private var candidates: [SocketAddress] = []
+    private var candidateIndex = 0
+    /// "address: reason" for each address that could not be connected.
+    private var connectFailures: [String] = []
+    private var testID: UInt64 = 0
+    /// The request payload, filled once per test (see `payload(length:seed:)`); freed when the test begins.
+    private var payload: UnsafeMutableRawBufferPointer?
+
+    /// Opens every connection to `candidates[candidate]`.
+    private func connectAll(candidate: Int) throws(ClientError) {
+        candidateIndex = candidate
+        let target = candidates[candidate]
+        self.target = target
         let connectTimeout = settings.timeoutNanoseconds > 0 ? settings.timeoutNanoseconds : 10_000_000_000
+        let attempt = connectFailures.count
+        timers.append(loop.schedule(after: connectTimeout) { [weak self] in
+            guard let self, self.phase == .connecting, self.connectFailures.count == attempt else { return }
+            let connected = self.connections.filter { $0.state != .connecting }.count
+            let why = "no answer within \(formatDuration(.nanoseconds(Int64(connectTimeout))))"
+            if connected == 0 {
+                self.connectFailed(why)
+            } else {
+                self.fail("no answer from \(target) within \(formatDuration(.nanoseconds(Int64(connectTimeout)))) (connected \(connected) of \(self.settings.connections), ready \(self.readyCount))")
+            }
+        })
         for i in 0..<settings.connections {
             let c: ClientConnection
             do {
                 let socket = try TCPSocket(family: target.family)
                 if let size = settings.socketBuffer { try socket.setBufferSizes(size) }
                 try socket.setNoDelay()
-                c = ClientConnection(index: i, socket: socket, settings: settings)
+                c = ClientConnection(index: i, socket: socket, settings: settings, payload: UnsafeRawBufferPointer(payload!))
                 c.hello = ControlMessage.request(TestRequest(
                     mode: settings.mode, wantsDiskWrite: settings.wantsDiskWrite, payloadLength: UInt32(settings.length),
                     durationNanoseconds: settings.durationNanoseconds, testID: testID,
@@ -121,19 +168,57 @@ public final class Client {
                 if error.errno == EMFILE {
                     throw .failed("too many open files for \(settings.connections) connections (raise the limit with ulimit -n)")
                 }
-                throw .failed("cannot connect to \(target): \(error)")
+                connectFailed(error.description.replacingOccurrences(of: "connect: ", with: ""))
+                return
             }
+            if phase != .connecting || candidateIndex != candidate { return }
         }
-        timers.append(loop.schedule(after: connectTimeout) { [weak self] in
-            guard let self, self.phase == .connecting else { return }
-            self.fail("no answer from \(target) within \(formatDuration(.nanoseconds(Int64(connectTimeout)))) (connected \(self.connections.filter { $0.state != .connecting }.count) of \(self.settings.connections), ready \(self.readyCount))")
-        })
+    }
+
+    /// The address being tried refused or did not answer: the next one is tried, or,
+    /// when none is left, the test fails naming every address and why.
+    private func connectFailed(_ why: String) {
+        guard phase == .connecting, let target else { return }
+        connectFailures.append("\(target): \(why)")
+        for c in connections { close(c) }
+        connections.removeAll()
+        for t in timers { loop.cancel(t) }
+        timers.removeAll()
+        readyCount = 0
+        guard candidateIndex + 1 < candidates.count else {
+            fail("cannot connect to \(connectFailures.count == 1 ? connectFailures[0] : "\(settings.host) at any of its addresses: " + connectFailures.joined(separator: "; "))")
+            return
+        }
+        do {
+            try connectAll(candidate: candidateIndex + 1)
+        } catch {
+            fail(error.description)
+        }
+    }
+
+    /// `length` bytes of pseudo-random payload (incompressible, as oratcptest's RANDOM
+    /// content), made once per test and copied into every connection's request.
+    /// xoshiro256** fills 16 MiB in milliseconds, where the system generator (getrandom)
+    /// took over 6 s: long enough for the server's handshake timeout to expire.
+    static func payload(length: Int, seed: UInt64) -> UnsafeMutableRawBufferPointer {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: length, alignment: 16)
+        var rng = SeededRandom(seed: seed)
+        var i = 0
+        while i + 8 <= length {
+            buffer.storeBytes(of: rng.next(), toByteOffset: i, as: UInt64.self)
+            i += 8
+        }
+        if i < length {
+            let last = rng.next()
+            for k in i..<length { buffer[k] = UInt8(truncatingIfNeeded: last >> (8 * UInt64(k - i))) }
+        }
+        return buffer
     }
 
     private func handle(_ c: ClientConnection, _ ev: IOEvents) {
         if c.state == .connecting {
             if let e = c.socket.pendingError() {
-                fail("cannot connect to \(target.map { "\($0)" } ?? settings.host): \(e.description.replacingOccurrences(of: "connect: ", with: ""))")
+                connectFailed(e.description.replacingOccurrences(of: "connect: ", with: ""))
                 return
             }
             if ev.contains(.writable) || ev.contains(.hangup) { connected(c) }
@@ -465,6 +550,8 @@ public final class Client {
     // MARK: Phases
 
     private func begin() {
+        payload?.deallocate()
+        payload = nil
         for t in timers { loop.cancel(t) }
         timers.removeAll()
         phase = .running
@@ -521,6 +608,7 @@ public final class Client {
     private func beginEnding() {
         guard phase == .running else { return }
         phase = .ending
+        testEnd = monotonicNanoseconds()
         for c in connections {
             switch c.state {
             case .idle: sendEnd(c)
@@ -564,6 +652,7 @@ public final class Client {
 
     private func complete() {
         guard phase != .done else { return }
+        if phase == .running { testEnd = monotonicNanoseconds() }
         if phase == .running || phase == .ending {
             let now = lastCompletion
             if current.count > 0 && Double(now &- intervalStart) >= Double(settings.intervalNanoseconds) * 0.1 {
@@ -592,7 +681,11 @@ public final class Client {
     private var sendBuffer: (send: Int, receive: Int)?
 
     private func lost(_ c: ClientConnection, _ error: SystemError?) {
-        if c.state == .connecting || (phase == .connecting && c.state == .awaitingReady && error != nil) {
+        if c.state == .connecting {
+            connectFailed(error.map { $0.description.replacingOccurrences(of: "connect: ", with: "") } ?? "connection closed")
+            return
+        }
+        if phase == .connecting && c.state == .awaitingReady && error != nil {
             fail("cannot connect to \(target.map { "\($0)" } ?? settings.host): \(error.map { "\($0)" } ?? "connection closed")")
             return
         }
@@ -601,7 +694,7 @@ public final class Client {
             return
         }
         let what = error.map { $0.isConnectionLoss ? "connection reset by the server" : "\($0)" } ?? "the server closed the connection"
-        fail("\(what) mid-test (connection \(c.index + 1), after \(totalRoundtrips) round trips)")
+        fail("\(what) mid-test (connection \(c.index + 1), after \(settings.exchanges(totalRoundtrips)))")
     }
 
     private func protocolFailure(_ c: ClientConnection, _ why: String) {
@@ -616,7 +709,8 @@ public final class Client {
     // MARK: Report
 
     private func report() -> ClientReport {
-        let end = lastCompletion > startTime ? lastCompletion : monotonicNanoseconds()
+        let stopped = max(lastCompletion, testEnd)
+        let end = stopped > startTime ? stopped : monotonicNanoseconds()
         let seconds = startTime > 0 ? Double(end &- startTime) / 1e9 : 0
         let summary = total.summary()
         var r = ClientReport(
@@ -630,6 +724,7 @@ public final class Client {
             durationSeconds: seconds, completed: failure == nil)
         r.error = failure
         r.interrupted = interrupted
+        if abandonedReplies > 0 { r.repliesAbandoned = abandonedReplies }
         r.socketSendBuffer = sendBuffer?.send
         r.socketReceiveBuffer = sendBuffer?.receive
         if ratePeriod > 0 {
@@ -687,15 +782,14 @@ final class ClientConnection {
     var sendOffset = 0
     private let control256: UnsafeMutableRawBufferPointer
 
-    init(index: Int, socket: TCPSocket, settings: ClientSettings) {
+    init(index: Int, socket: TCPSocket, settings: ClientSettings, payload: UnsafeRawBufferPointer) {
         self.index = index
         self.socket = socket
         payloadLength = settings.length
         kernelTimestamps = settings.timestamps == .kernel
         request = .allocate(byteCount: WireProtocol.messageHeaderSize + settings.length, alignment: 16)
         control256 = .allocate(byteCount: 512, alignment: 16)
-        var rng = SystemRandomNumberGenerator()
-        for i in WireProtocol.messageHeaderSize..<request.count { request[i] = rng.next() }
+        UnsafeMutableRawBufferPointer(rebasing: request[WireProtocol.messageHeaderSize...]).copyMemory(from: payload)
     }
 
     deinit {

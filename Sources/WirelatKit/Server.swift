@@ -259,7 +259,7 @@ public final class Server {
             return "length \(r.payloadLength) exceeds this server's maximum of \(configuration.maxPayloadLength) bytes"
         }
         if r.durationNanoseconds > configuration.maxDurationNanoseconds {
-            return "duration \(formatDuration(.nanoseconds(Int64(clamping: r.durationNanoseconds)))) exceeds this server's maximum of \(formatDuration(.nanoseconds(Int64(clamping: configuration.maxDurationNanoseconds))))"
+            return "duration \(formatDuration(nanoseconds: r.durationNanoseconds)) exceeds this server's maximum of \(formatDuration(nanoseconds: configuration.maxDurationNanoseconds))"
         }
         if r.connectionCount == 0 || r.connectionIndex >= r.connectionCount {
             return "connection \(r.connectionIndex) of \(r.connectionCount) is not a valid connection number"

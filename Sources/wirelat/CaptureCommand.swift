@@ -117,6 +117,7 @@ struct CaptureCommand: ParsableCommand {
     }
 
     func run() throws {
+        try checkOutputPaths([("--json", json), ("--samples", samples)])
         ignoreSIGPIPE()
         var config = CaptureConfiguration(source: interface.map { .interface($0) } ?? .file(read ?? ""))
         config.filter = filter.isEmpty ? nil : filter.joined(separator: " ")

@@ -12,6 +12,10 @@ struct ClientCommand: ParsableCommand {
         Also accepts oratcptest's spelling: -mode=sync -length=250 -duration=1s -interval=1s -port=1521 \
         -num_conn=4 -sockbuf=65536 -delay=5 (oratcptest's bare -delay and -timeout are milliseconds).
         A bare number is seconds for --duration and --interval, milliseconds for --delay and --timeout.
+        HOST's addresses are tried in getaddrinfo's order until one answers. Ctrl-C ends the test and \
+        prints the report; a second Ctrl-C, a second later, stops waiting for replies still due (the \
+        report is still printed and saved); a third kills. Output paths are checked before the test \
+        (exit 2 naming the path).
         """
     )
 
@@ -24,31 +28,31 @@ struct ClientCommand: ParsableCommand {
     @Option(help: "sync: one request, wait for its reply, repeat; async: stream requests, acknowledged periodically.")
     var mode: TestMode = .sync
 
-    @Option(help: "Payload bytes per request (each request also carries a 12-byte header).")
+    @Option(parsing: .unconditional, help: "Payload bytes per request (each request also carries a 12-byte header).")
     var length = "0"
 
-    @Option(help: "How long the test runs (e.g. 10s, 1m).")
+    @Option(parsing: .unconditional, help: "How long the test runs (e.g. 10s, 1m).")
     var duration = "10s"
 
-    @Option(help: "Statistics interval: one report line each.")
+    @Option(parsing: .unconditional, help: "Statistics interval: one report line each.")
     var interval = "1s"
 
-    @Option(help: "Concurrent connections, all on one event loop.")
+    @Option(parsing: .unconditional, help: "Concurrent connections, all on one event loop.")
     var connections = 1
 
-    @Option(help: "SO_SNDBUF and SO_RCVBUF in bytes; the report shows what the kernel really gave.")
+    @Option(parsing: .unconditional, help: "SO_SNDBUF and SO_RCVBUF in bytes; the report shows what the kernel really gave.")
     var sockbuf: String?
 
-    @Option(help: "Pause between a reply and the next request (e.g. 5ms).")
+    @Option(parsing: .unconditional, help: "Pause between a reply and the next request (e.g. 5ms).")
     var delay = "0"
 
-    @Option(help: "Send at this fixed rate of requests per second, across all connections; latency is then measured from each request's intended send time (coordinated-omission correction).")
+    @Option(parsing: .unconditional, help: "Send at this fixed rate of requests per second (more than 0, at most 10000000), across all connections; latency is then measured from each request's intended send time (coordinated-omission correction).")
     var rate: Double?
 
-    @Option(help: "Connect timeout and longest wait for a reply (0: connect 10s, replies unbounded).")
+    @Option(parsing: .unconditional, help: "Connect timeout and longest wait for a reply (0: connect 10s, replies unbounded).")
     var timeout = "0"
 
-    @Option(help: "Repeat the test for each payload size (e.g. 0,250,1000) and print a table.")
+    @Option(parsing: .unconditional, help: "Repeat the test for each payload size (e.g. 0,250,1000) and print a table.")
     var sweep: String?
 
     @Option(help: "Which clock times each round trip: monotonic (user space) or kernel (SO_TIMESTAMPING software TX/RX; sync mode).")
@@ -85,7 +89,11 @@ struct ClientCommand: ParsableCommand {
 
     func lengths() throws -> [Int] {
         guard let sweep else { return [try byteOption(length, "--length")] }
-        let sizes = try sweep.split(separator: ",").map { try byteOption(String($0).trimmingCharacters(in: .whitespaces), "--sweep") }
+        let entries = sweep.split(separator: ",", omittingEmptySubsequences: false).map { String($0).trimmingCharacters(in: .whitespaces) }
+        if let empty = entries.firstIndex(of: "") {
+            throw ValidationError("--sweep: entry \(empty + 1) of \"\(sweep)\" is empty; give sizes separated by single commas, e.g. 0,250,1000")
+        }
+        let sizes = try entries.map { try byteOption($0, "--sweep") }
         guard !sizes.isEmpty else { throw ValidationError("--sweep needs at least one size, e.g. 0,250,1000") }
         return sizes
     }
@@ -98,6 +106,7 @@ struct ClientCommand: ParsableCommand {
     }
 
     func run() throws {
+        try checkOutputPaths([("--json", json), ("--output", output)])
         ignoreSIGPIPE()
         raiseDescriptorLimit()
         let sizes = try lengths()
@@ -146,7 +155,8 @@ struct ClientCommand: ParsableCommand {
             }
             let client = Client(settings: s, loop: loop, events: events)
             do {
-                try loop.onInterrupt { [weak client] _ in client?.interrupt() }
+                // A second Ctrl-C ends the wait for replies still due, a third kills.
+                try loop.onInterrupt(tolerating: 2) { [weak client] _ in client?.interrupt() }
             } catch {
                 complain("\(error)")
             }
@@ -178,21 +188,18 @@ struct ClientCommand: ParsableCommand {
             say(ClientTextReport.sweep(reports))
         }
         if final.interrupted { say("(interrupted: the report covers the test up to the interruption)\n") }
-        if let json {
-            try writeJSON(final, to: json)
+        if let n = final.repliesAbandoned {
+            say("(a second interrupt ended the wait for \(n) repl\(n == 1 ? "y" : "ies") still due; they are not counted)\n")
         }
-        if let output {
-            do {
-                try text.write(toFile: output, atomically: true, encoding: .utf8)
-            } catch {
-                complain("cannot write \(output): \(error.localizedDescription)")
-                throw ExitCode(2)
-            }
-        }
+        // Both outputs are attempted before any failure ends the command.
+        var saved = true
+        if let json { saved = saveOutput(try jsonBytes(final), to: json, option: "--json") && saved }
+        if let output { saved = saveOutput(Array(text.utf8), to: output, option: "--output") && saved }
         if let error = final.error {
             complain(error)
             throw ExitCode(1)
         }
+        if !saved { throw ExitCode(2) }
     }
 }
 

@@ -61,6 +61,7 @@ struct CompareCommand: ParsableCommand {
     }
 
     func run() throws {
+        try checkOutputPaths([("--json", json), ("--html", html)])
         let report: CompareReport
         if !from.isEmpty {
             report = try merged()
@@ -70,19 +71,21 @@ struct CompareCommand: ParsableCommand {
         if json != "-" {
             emit("\n" + CompareTable.render(report.methods) + "\n" + report.sentence + "\n")
         }
-        if let json { try writeJSON(report, to: json) }
+        var saved = true
+        if let json { saved = saveOutput(try jsonBytes(report), to: json, option: "--json") && saved }
         if let html {
-            do {
-                try ComparePage.html(report, generator: "wirelat \(Wirelat.configuration.version)").write(toFile: html, atomically: true, encoding: .utf8)
-            } catch {
-                complain("cannot write \(html): \(error.localizedDescription)")
-                throw ExitCode(2)
-            }
+            let page = ComparePage.html(report, generator: "wirelat \(Wirelat.configuration.version)")
+            saved = saveOutput(Array(page.utf8), to: html, option: "--html") && saved
         }
         if from.isEmpty && !report.methods.contains(where: { $0.samples > 0 }) {
             complain("nothing answered: no method got a single round trip from \(report.target)")
             throw ExitCode(1)
         }
+        if from.isEmpty && report.everyTCPProbeLost {
+            complain("no TCP answer: every \(report.tcpMethodNames.joined(separator: " and ")) probe to \(report.target) was lost (only ICMP answered): a firewall dropping the port, or the host down for TCP")
+            throw ExitCode(1)
+        }
+        if !saved { throw ExitCode(2) }
     }
 
     private func merged() throws -> CompareReport {

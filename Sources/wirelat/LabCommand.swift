@@ -186,12 +186,7 @@ struct LabStatusCommand: ParsableCommand {
                     emit(status.json)
                     return
                 }
-                do {
-                    try status.json.write(toFile: path, atomically: true, encoding: .utf8)
-                } catch {
-                    complain("cannot write \(path): \(error.localizedDescription)")
-                    throw ExitCode(2)
-                }
+                guard saveOutput(Array(status.json.utf8), to: path, option: "--json") else { throw ExitCode(2) }
             }
             emit(render(status, ageNanoseconds: age))
         }

@@ -103,6 +103,7 @@ struct ModelCommand: ParsableCommand {
     }
 
     func run() throws {
+        try checkOutputPaths([("--json", json), ("--html", html)])
         let report: ModelReport
         do {
             var input = try options()
@@ -115,15 +116,10 @@ struct ModelCommand: ParsableCommand {
             throw ExitCode(2)
         }
         if json != "-" { emit(report.text) }
-        if let json { try writeJSON(report, to: json) }
-        if let html {
-            do {
-                try report.html().write(toFile: html, atomically: true, encoding: .utf8)
-            } catch {
-                complain("cannot write \(html): \(error.localizedDescription)")
-                throw ExitCode(2)
-            }
-        }
+        var saved = true
+        if let json { saved = saveOutput(try jsonBytes(report), to: json, option: "--json") && saved }
+        if let html { saved = saveOutput(Array(report.html().utf8), to: html, option: "--html") && saved }
+        if !saved { throw ExitCode(2) }
     }
 }
 

@@ -43,6 +43,7 @@ struct ProbeOptions: ParsableArguments {
 /// Exit 3 when a privilege is missing, 1 when nothing answered.
 func runProbe(method: ProbeMethod, host: String, port: UInt16?, payloadBytes: Int?, options: ProbeOptions,
               makeProber: (ProbeTarget) throws(ProbeSetupError) -> Prober) throws {
+    try checkOutputPaths([("--json", options.json)])
     let schedule = try options.schedule()
     let prober: Prober
     let target: ProbeTarget

@@ -34,8 +34,12 @@ int wl_eventfd(void);
 /* Installs SIGINT and SIGTERM handlers that write to an eventfd, which is
    returned, so an event loop ends in order whatever thread took the signal.
    A second signal, a second or more after the first, ends the process at
-   once with the usual status. */
+   once with the usual status (see wl_stop_signal_tolerate). */
 int wl_stop_signal_fd(void);
+/* How many stop signals, each a second or more after the one before, are
+   handed to the eventfd before the next one ends the process: 1 by default.
+   The client takes 2, so a second Ctrl-C cuts its wait short and a third kills. */
+void wl_stop_signal_tolerate(int count);
 /* The last stop signal taken, 0 if none. */
 int wl_last_signal(void);
 
