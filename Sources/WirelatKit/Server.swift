@@ -234,6 +234,7 @@ public final class Server {
         if configuration.writeDirectory != nil {
             do {
                 c.diskFile = try openDiskFile(request)
+                c.fsync = LatencyRecorder()
             } catch {
                 c.sendBestEffort(ControlMessage.refused(error.description).encoded())
                 close(fd, outcome: .failed(error.description))
@@ -346,7 +347,7 @@ public final class Server {
     private func sendSummaryIfDue(_ c: ServerConnection) {
         guard c.summaryDue, c.pendingThinkReplies == 0, c.pendingDiskSyncs == 0, let parser = c.parser else { return }
         c.summaryDue = false
-        let summary = c.fsync.summary()
+        let summary = c.fsync?.summary() ?? .empty
         c.queue(ControlMessage.summary(TestSummary(
             messages: parser.messages, payloadBytes: parser.payloadBytes, fsyncs: summary.count,
             fsyncMeanNanoseconds: UInt64(summary.mean), fsyncP99Nanoseconds: summary.p99,
@@ -373,7 +374,7 @@ public final class Server {
     private func diskSynced(_ c: ServerConnection, _ outcome: BlockingCallResult) {
         let fd = c.socket.rawValue
         c.diskSyncRunning = false
-        c.fsync.record(outcome.nanoseconds)
+        c.fsync?.record(outcome.nanoseconds)
         if outcome.failed {
             close(fd, outcome: .failed("fsync: \(SystemError(call: "fsync", errno: outcome.errno))"))
             return
@@ -461,7 +462,9 @@ public final class Server {
         test.closed += 1
         test.messages += c.parser?.messages ?? 0
         test.payloadBytes += c.parser?.payloadBytes ?? 0
-        test.fsync.merge(c.fsync)
+        if let fsync = c.fsync {
+            if test.fsync == nil { test.fsync = fsync } else { test.fsync?.merge(fsync) }
+        }
         test.seconds = max(test.seconds, Double(monotonicNanoseconds() &- c.startedAt) / 1e9)
         if case .finished = outcome {} else { test.problems.append("\(c.peer): \(outcome.text)") }
         if test.open > 0 {
@@ -499,7 +502,8 @@ struct TestAggregate {
     var messages: UInt64 = 0
     var payloadBytes: UInt64 = 0
     var seconds = 0.0
-    var fsync = LatencyRecorder()
+    /// Merged from the connections' recorders; nil unless the test wrote to disk.
+    var fsync: LatencyRecorder?
     var problems: [String] = []
 
     init(request: TestRequest, peer: String) {
@@ -512,7 +516,7 @@ struct TestAggregate {
         var line = "test from \(peer): \(r.mode.rawValue) length=\(r.payloadLength) connections=\(r.connectionCount)"
         let rate = seconds > 0 ? Double(messages) / seconds : 0
         line += " messages=\(messages) payload_bytes=\(payloadBytes) seconds=\(formatFixed(seconds, 3)) messages_per_s=\(formatFixed(rate, 1))"
-        if fsync.count > 0 {
+        if let fsync, fsync.count > 0 {
             let s = fsync.summary()
             line += " fsync_ms avg=\(formatMilliseconds(s.mean)) p99=\(formatMilliseconds(Double(s.p99))) max=\(formatMilliseconds(Double(s.max)))"
         }
@@ -538,7 +542,9 @@ final class ServerConnection {
     var parser: RequestStreamParser?
     var testKey: TestKey?
     var diskFile: DescriptorBox?
-    var fsync = LatencyRecorder()
+    /// fsync times, for `--write` tests only: the histogram behind it is about 260 KiB,
+    /// so it is made when such a test starts, not for every connection accepted.
+    var fsync: LatencyRecorder?
     var deadline: TimerID?
     var lastActivity = monotonicNanoseconds()
     var startedAt: UInt64 = 0
