@@ -231,7 +231,7 @@ public final class Server {
         c.request = request
         c.parser = RequestStreamParser(payloadLength: request.payloadLength)
         c.startedAt = monotonicNanoseconds()
-        if configuration.writeDirectory != nil {
+        if request.wantsDiskWrite {
             do {
                 c.diskFile = try openDiskFile(request)
                 c.fsync = LatencyRecorder()
@@ -274,14 +274,14 @@ public final class Server {
         return nil
     }
 
-    private func openDiskFile(_ r: TestRequest) throws(ServerError) -> DescriptorBox {
+    private func openDiskFile(_ r: TestRequest) throws(ServerError) -> TestDataFile {
         let dir = configuration.writeDirectory ?? "."
         let path = "\(dir)/wirelat-\(String(r.testID, radix: 16))-\(r.connectionIndex).dat"
-        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        if fd < 0 {
-            throw .system("cannot open \(path) for writing: \(SystemError(call: "open", errno: Glibc.errno))")
+        do {
+            return try TestDataFile(creating: path)
+        } catch {
+            throw .system("cannot open \(path) for writing: \(error)")
         }
-        return DescriptorBox(owning: fd)
     }
 
     private func serve(_ c: ServerConnection, _ bytes: UnsafeRawBufferPointer) {
@@ -292,7 +292,11 @@ public final class Server {
         do {
             try parser.consume(bytes, onPayload: { chunk in
                 if let disk = c.diskFile, diskError == nil {
-                    if let e = writeAll(disk.rawValue, chunk) { diskError = e }
+                    do {
+                        try disk.write(chunk)
+                    } catch {
+                        diskError = "write to disk: \(error)"
+                    }
                 }
             }, onMessage: { header in
                 if header.kind == .end {
@@ -362,7 +366,7 @@ public final class Server {
         guard !c.diskSyncRunning, c.diskQueueHead < c.diskQueue.count, let disk = c.diskFile, let diskPool else { return }
         c.diskSyncRunning = true
         let fd = c.socket.rawValue
-        let raw = disk.rawValue
+        let raw = disk.descriptor.rawValue
         diskPool.submit({ Int64(Glibc.fsync(raw)) }) { [weak self] outcome in
             // The completion holds `disk`, so its descriptor stays open while fsync runs.
             withExtendedLifetime(disk) {}
@@ -444,6 +448,7 @@ public final class Server {
         guard let c = connections.removeValue(forKey: fd) else { return }
         loop.deregister(fd)
         c.socket.close()
+        c.diskFile?.remove()
         if let timer = c.deadline { loop.cancel(timer) }
         let beforeFirstByte = c.request == nil && c.handshakeBytes.isEmpty
         switch outcome {
@@ -462,6 +467,7 @@ public final class Server {
         test.closed += 1
         test.messages += c.parser?.messages ?? 0
         test.payloadBytes += c.parser?.payloadBytes ?? 0
+        test.diskBytes += c.diskFile?.bytesWritten ?? 0
         if let fsync = c.fsync {
             if test.fsync == nil { test.fsync = fsync } else { test.fsync?.merge(fsync) }
         }
@@ -501,6 +507,8 @@ struct TestAggregate {
     var closed = 0
     var messages: UInt64 = 0
     var payloadBytes: UInt64 = 0
+    /// Payload bytes written to the connections' data files (`--write`).
+    var diskBytes: UInt64 = 0
     var seconds = 0.0
     /// Merged from the connections' recorders; nil unless the test wrote to disk.
     var fsync: LatencyRecorder?
@@ -516,6 +524,7 @@ struct TestAggregate {
         var line = "test from \(peer): \(r.mode.rawValue) length=\(r.payloadLength) connections=\(r.connectionCount)"
         let rate = seconds > 0 ? Double(messages) / seconds : 0
         line += " messages=\(messages) payload_bytes=\(payloadBytes) seconds=\(formatFixed(seconds, 3)) messages_per_s=\(formatFixed(rate, 1))"
+        line += request.wantsDiskWrite ? " disk_write=yes disk_bytes=\(diskBytes)" : " disk_write=no"
         if let fsync, fsync.count > 0 {
             let s = fsync.summary()
             line += " fsync_ms avg=\(formatMilliseconds(s.mean)) p99=\(formatMilliseconds(Double(s.p99))) max=\(formatMilliseconds(Double(s.max)))"
@@ -541,7 +550,8 @@ final class ServerConnection {
     var request: TestRequest?
     var parser: RequestStreamParser?
     var testKey: TestKey?
-    var diskFile: DescriptorBox?
+    /// The `--write` test's data file, removed when the connection closes.
+    var diskFile: TestDataFile?
     /// fsync times, for `--write` tests only: the histogram behind it is about 260 KiB,
     /// so it is made when such a test starts, not for every connection accepted.
     var fsync: LatencyRecorder?
@@ -600,15 +610,5 @@ final class ServerConnection {
     /// One attempt to send a refusal before the connection is closed.
     func sendBestEffort(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { _ = try? socket.write($0) }
-    }
-}
-
-/// Writes all of `chunk` to a file; returns an error line or nil.
-func writeAll(_ fd: CInt, _ chunk: UnsafeRawBufferPointer) -> String? {
-    do {
-        try writeFully(fd, chunk)
-        return nil
-    } catch {
-        return "write to disk: \(error)"
     }
 }
