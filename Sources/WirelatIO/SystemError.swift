@@ -11,8 +11,11 @@ public struct SystemError: Error, CustomStringConvertible, Sendable, Equatable {
     }
 
     public var description: String {
-        "\(call): \(String(cString: strerror(errno)))"
+        "\(call): \(reason)"
     }
+
+    /// The C library's text for `errno` alone ("No space left on device").
+    public var reason: String { String(cString: strerror(errno)) }
 
     /// True for the errors that mean the peer went away.
     public var isConnectionLoss: Bool {

@@ -54,6 +54,8 @@ public final class Server {
     /// A connection with this many messages waiting for their fsync is not read from
     /// until some complete.
     static let maximumPendingDiskSyncs = 64
+    /// After telling a client why its test ended, how long the server waits for it to close.
+    static let lingerAfterErrorNanoseconds: UInt64 = 10_000_000_000
 
     public init(configuration: ServerConfiguration, loop: EventLoop, log: @escaping (String) -> Void) {
         self.configuration = configuration
@@ -178,14 +180,16 @@ public final class Server {
         do {
             result = try c.socket.read(into: readBuffer)
         } catch {
-            close(fd, outcome: error.isConnectionLoss ? .reset : .failed("\(error)"))
+            close(fd, outcome: c.stopReason.map { .failed($0) } ?? (error.isConnectionLoss ? .reset : .failed("\(error)")))
             return
         }
         guard case .processed(let n) = result else { return }
         if n == 0 {
-            close(fd, outcome: c.finished ? .finished : .vanished)
+            close(fd, outcome: c.stopReason.map { .failed($0) } ?? (c.finished ? .finished : .vanished))
             return
         }
+        // A test the server ended: what the client sent before it read why is dropped.
+        if c.stopReason != nil { return }
         let bytes = UnsafeRawBufferPointer(rebasing: readBuffer[0..<n])
         c.lastActivity = monotonicNanoseconds()
         if c.request == nil {
@@ -288,17 +292,19 @@ public final class Server {
         guard var parser = c.parser, let request = c.request else { return }
         let fd = c.socket.rawValue
         var ended = false
-        var diskError: String?
+        var diskError: SystemError?
         do {
             try parser.consume(bytes, onPayload: { chunk in
                 if let disk = c.diskFile, diskError == nil {
-                    do {
+                    do throws(SystemError) {
                         try disk.write(chunk)
                     } catch {
-                        diskError = "write to disk: \(error)"
+                        diskError = error
                     }
                 }
             }, onMessage: { header in
+                // A message not wholly written is never fsynced nor answered.
+                guard diskError == nil else { return }
                 if header.kind == .end {
                     ended = true
                     return
@@ -317,11 +323,11 @@ public final class Server {
             return
         }
         c.parser = parser
+        startDiskSync(c)
         if let diskError {
-            close(fd, outcome: .failed(diskError))
+            endTest(c, reason: Self.diskFailure(diskError))
             return
         }
-        startDiskSync(c)
         if ended {
             c.finished = true
             c.summaryDue = true
@@ -346,9 +352,45 @@ public final class Server {
         }
     }
 
+    /// What a client is told when its data file cannot be written or synced.
+    static func diskFailure(_ error: SystemError) -> String {
+        error.errno == ENOSPC
+            ? "the server's disk is full: \(error.reason)"
+            : "the server cannot write to its disk: \(error)"
+    }
+
+    /// Ends a test the server cannot go on with (its disk failed). A client that reads
+    /// error messages first gets the replies due for the messages already written, then
+    /// `reason` in place of the next reply, and the server waits for it to close: closing
+    /// with its requests unread would reset the connection, and a reset can discard the
+    /// reason before the client reads it. Other clients are disconnected at once.
+    private func endTest(_ c: ServerConnection, reason: String) {
+        let fd = c.socket.rawValue
+        guard c.request?.acceptsErrors == true else {
+            close(fd, outcome: .failed(reason))
+            return
+        }
+        guard c.stopReason == nil else { return }
+        c.stopReason = reason
+        c.summaryDue = false
+        if let timer = c.deadline { loop.cancel(timer) }
+        c.deadline = loop.schedule(after: Self.lingerAfterErrorNanoseconds) { [weak self] in
+            self?.close(fd, outcome: .failed(reason))
+        }
+        sendSummaryIfDue(c)
+        flush(c)
+    }
+
     /// Sends the test summary once the client has ended the test and every reply and
-    /// fsync it waits for is done, so its counts cover every message.
+    /// fsync it waits for is done, so its counts cover every message; or, for a test the
+    /// server ended, the reason once those replies have gone.
     private func sendSummaryIfDue(_ c: ServerConnection) {
+        if let reason = c.stopReason {
+            guard !c.stopReasonSent, c.pendingThinkReplies == 0, c.pendingDiskSyncs == 0 else { return }
+            c.stopReasonSent = true
+            c.queue(ControlMessage.error(reason).encoded())
+            return
+        }
         guard c.summaryDue, c.pendingThinkReplies == 0, c.pendingDiskSyncs == 0, let parser = c.parser else { return }
         c.summaryDue = false
         let summary = c.fsync?.summary() ?? .empty
@@ -376,11 +418,13 @@ public final class Server {
     }
 
     private func diskSynced(_ c: ServerConnection, _ outcome: BlockingCallResult) {
-        let fd = c.socket.rawValue
         c.diskSyncRunning = false
         c.fsync?.record(outcome.nanoseconds)
         if outcome.failed {
-            close(fd, outcome: .failed("fsync: \(SystemError(call: "fsync", errno: outcome.errno))"))
+            // Nothing written after a failed fsync is known to be durable: none of it is answered.
+            c.diskQueue.removeAll()
+            c.diskQueueHead = 0
+            endTest(c, reason: Self.diskFailure(SystemError(call: "fsync", errno: outcome.errno)))
             return
         }
         let done = c.diskQueue[c.diskQueueHead]
@@ -567,6 +611,10 @@ final class ServerConnection {
     var pendingDiskSyncs: Int { diskQueue.count - diskQueueHead }
     /// The client ended the test; the summary goes out when nothing is pending.
     var summaryDue = false
+    /// The server ended the test for this reason (see `Server.endTest`); sent once
+    /// nothing is pending, then the client is expected to close.
+    var stopReason: String?
+    var stopReasonSent = false
     var watchingWrite = false
     var readPaused = false
 

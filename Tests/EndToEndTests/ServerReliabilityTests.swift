@@ -35,6 +35,39 @@ struct ServerReliability {
             #expect(client.stdout.contains("Test finished."), "\(client.stdout)")
         }
     }
+
+    @Test("a full disk under --write-dir: the client says so in one line, exits 1, keeps what it measured, and the server serves the next client",
+          arguments: [("sync", 65_536), ("async", 8_192)])
+    func fullDisk(mode: String, length: Int) async throws {
+        let dir = try ScratchDirectory("fulldisk")
+        defer { dir.remove() }
+        let disk = dir.file("disk")
+        try FileManager.default.createDirectory(atPath: disk, withIntermediateDirectories: true)
+        try #require(mount("tmpfs", disk, "tmpfs", 0, "size=1m") == 0, "mount tmpfs on \(disk): errno \(errno)")
+        // Lazily, so a server still holding a file there cannot keep it mounted.
+        defer { _ = umount2(disk, Int32(MNT_DETACH)) }
+        let port = freePort(24_200)
+        let server = try await startServer(["--port", "\(port)", "--write-dir", disk], in: dir)
+        defer { server.kill() }
+        let jsonPath = dir.file("report.json")
+        let client = try await runWirelat(
+            ["client", "127.0.0.1", "--port", "\(port)", "--mode", mode, "--length", "\(length)", "--write",
+             "--duration", "10s", "--json", jsonPath], in: dir, name: "client", timeout: .seconds(30))
+        #expect(client.exit.status == 1 && !client.exit.bySignal, "\(client.exit)\n\(client.stdout)\n\(client.stderr)")
+        let errorLines = lines(client.stderr)
+        #expect(errorLines.count == 1, "stderr should be one line:\n\(client.stderr)")
+        #expect(errorLines.first?.contains("the server's disk is full: No space left on device") == true, "\(client.stderr)")
+        #expect(client.stdout.contains("round trip"), "the text report lost the samples:\n\(client.stdout)")
+        let json = try readJSON(jsonPath)
+        #expect(json["completed"] as? Bool == false)
+        #expect((integer(json["samples"]) ?? 0) > 0, "samples: \(String(describing: json["samples"]))")
+        #expect((json["error"] as? String)?.contains("No space left on device") == true, "\(String(describing: json["error"]))")
+        #expect(await server.waitForOutput("No space left on device", timeout: .seconds(10)), "\(server.transcript)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: disk).isEmpty, "the server left its data file on the full disk")
+
+        let next = try await runWirelat(["client", "127.0.0.1", "--port", "\(port)", "--duration", "1s"], in: dir, name: "next")
+        #expect(next.exit.status == 0 && !next.exit.bySignal, "\(next.exit)\n\(next.stderr)\n\(server.transcript)")
+    }
 }
 
 /// The resident set of process `pid` in kB (VmRSS in /proc/PID/status).
