@@ -365,6 +365,7 @@ public final class Client {
         case (.error(let reason), _):
             fail("\(reason) (connection \(c.index + 1), after \(totalRoundtrips) round trips)")
         case (.summary(let s), .endSent):
+            serverSide.summaries = (serverSide.summaries ?? 0) + 1
             serverSide.messages += s.messages
             serverSide.payloadBytes += s.payloadBytes
             if s.fsyncs > 0 {
@@ -651,6 +652,7 @@ public final class Client {
         if let ready = serverReady {
             serverSide.thinkTimeNanoseconds = ready.thinkTimeNanoseconds
             serverSide.diskWrite = ready.diskWrite
+            serverSide.summaries = serverSide.summaries ?? 0
             r.server = serverSide
         }
         return r

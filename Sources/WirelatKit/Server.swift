@@ -24,6 +24,8 @@ public struct ServerConfiguration: Sendable {
 public struct ServerCounters: Sendable {
     public var accepted = 0
     public var testsFinished = 0
+    /// Tests still running when the server was stopped (``Server/stop()``).
+    public var testsInterrupted = 0
     public var refused = 0
     public var protocolErrors = 0
     public var timeouts = 0
@@ -70,6 +72,28 @@ public final class Server {
     }
 
     public var openConnections: Int { connections.count }
+
+    /// Ends every connection, for a server told to stop (SIGTERM, Ctrl-C) once its loop
+    /// has returned: each test still running is logged as a finished one is, marked
+    /// `interrupted`, and counted in `testsInterrupted`; a client that reads error messages
+    /// is told first that the server is shutting down. Connections with no test yet are
+    /// closed without a line.
+    public func stop() {
+        for fd in connections.keys.sorted() {
+            guard let c = connections[fd] else { continue }
+            if c.request?.acceptsErrors == true && !c.finished && !c.stopReasonSent {
+                c.stopReasonSent = true
+                c.queue(ControlMessage.error("the server was stopped").encoded())
+                try? c.flush()
+            }
+            close(fd, outcome: .interrupted)
+        }
+        if let listener {
+            loop.deregister(listener.rawValue)
+            listener.close()
+            self.listener = nil
+        }
+    }
 
     /// Binds, listens and registers with the loop. `::` falls back to 0.0.0.0
     /// where IPv6 is unavailable.
@@ -474,6 +498,8 @@ public final class Server {
 
     enum Outcome {
         case finished, vanished, reset, timeout(String), refused(String), protocolError(String), failed(String)
+        /// The server was stopped while the test ran.
+        case interrupted
 
         var text: String {
             switch self {
@@ -484,6 +510,7 @@ public final class Server {
             case .refused(let why): return "refused: \(why)"
             case .protocolError(let why): return "protocol error: \(why)"
             case .failed(let why): return "failed: \(why)"
+            case .interrupted: return "interrupted: the server was stopped"
             }
         }
     }
@@ -504,7 +531,10 @@ public final class Server {
         default: break
         }
         guard let key = c.testKey, var test = tests[key] else {
-            if case .finished = outcome {} else { log("\(c.peer): \(outcome.text)") }
+            switch outcome {
+            case .finished, .interrupted: break
+            default: log("\(c.peer): \(outcome.text)")
+            }
             return
         }
         test.open -= 1
@@ -516,13 +546,21 @@ public final class Server {
             if test.fsync == nil { test.fsync = fsync } else { test.fsync?.merge(fsync) }
         }
         test.seconds = max(test.seconds, Double(monotonicNanoseconds() &- c.startedAt) / 1e9)
-        if case .finished = outcome {} else { test.problems.append("\(c.peer): \(outcome.text)") }
+        switch outcome {
+        case .finished: break
+        case .interrupted: test.interrupted = true
+        default: test.problems.append("\(c.peer): \(outcome.text)")
+        }
         if test.open > 0 {
             tests[key] = test
             return
         }
         tests[key] = nil
-        counters.testsFinished += 1
+        if test.interrupted {
+            counters.testsInterrupted += 1
+        } else {
+            counters.testsFinished += 1
+        }
         log(test.logLine())
         if let max = configuration.maxTests, counters.testsFinished >= max { loop.stop() }
     }
@@ -557,6 +595,8 @@ struct TestAggregate {
     /// Merged from the connections' recorders; nil unless the test wrote to disk.
     var fsync: LatencyRecorder?
     var problems: [String] = []
+    /// The server was stopped while the test ran.
+    var interrupted = false
 
     init(request: TestRequest, peer: String) {
         self.request = request
@@ -573,7 +613,8 @@ struct TestAggregate {
             let s = fsync.summary()
             line += " fsync_ms avg=\(formatMilliseconds(s.mean)) p99=\(formatMilliseconds(Double(s.p99))) max=\(formatMilliseconds(Double(s.max)))"
         }
-        line += problems.isEmpty ? " outcome=finished" : " outcome=" + problems.joined(separator: "; ")
+        let outcomes = problems + (interrupted ? ["interrupted"] : [])
+        line += outcomes.isEmpty ? " outcome=finished" : " outcome=" + outcomes.joined(separator: "; ")
         return line
     }
 }

@@ -90,7 +90,8 @@ struct ServerCommand: ParsableCommand {
             complain("\(error)")
             throw ExitCode(1)
         }
+        server.stop()
         let c = server.counters
-        emit("\(localTimeOfDay()) server stopped: \(c.accepted) connections, \(c.testsFinished) tests, \(c.refused) refused, \(c.protocolErrors) protocol errors, \(c.timeouts) timeouts, \(c.resets) resets, \(c.closedBeforeRequest) closed before a test request (port checks)\n")
+        emit("\(localTimeOfDay()) server stopped: \(c.accepted) connections, \(c.testsFinished) tests, \(c.testsInterrupted) interrupted tests, \(c.refused) refused, \(c.protocolErrors) protocol errors, \(c.timeouts) timeouts, \(c.resets) resets, \(c.closedBeforeRequest) closed before a test request (port checks)\n")
     }
 }

@@ -68,6 +68,43 @@ struct ServerReliability {
         let next = try await runWirelat(["client", "127.0.0.1", "--port", "\(port)", "--duration", "1s"], in: dir, name: "next")
         #expect(next.exit.status == 0 && !next.exit.bySignal, "\(next.exit)\n\(next.stderr)\n\(server.transcript)")
     }
+
+    @Test("SIGTERM to a server with 6 tests running: a line per interrupted test and the count in its last line; each client exits 1 with its results and no claim that the server counted 0")
+    func stoppedMidTest() async throws {
+        let count = 6
+        try await withLoopbackServer("sigterm", port: 24_300) { dir, port, server in
+            var clients: [Spawned] = []
+            defer { for client in clients { client.kill() } }
+            for i in 0..<count {
+                let client = try Spawned(try WirelatBinary.require(),
+                                         ["client", "127.0.0.1", "--port", "\(port)", "--duration", "60s", "--interval", "100ms",
+                                          "--json", dir.file("report-\(i).json")], name: "client-\(i)", in: dir)
+                clients.append(client)
+            }
+            for client in clients {
+                // An interval line: the test is under way and has round trips to keep.
+                try #require(await client.waitForOutput("Mbytes/s", timeout: .seconds(15)), "\(client.transcript)")
+            }
+            server.signal(SIGTERM)
+            let serverExit = try #require(await server.waitForExit(timeout: .seconds(10)), "the server ignored SIGTERM\n\(server.transcript)")
+            #expect(serverExit.status == 0 && !serverExit.bySignal, "\(serverExit)\n\(server.transcript)")
+            let testLines = lines(server.stdout).filter { $0.contains("test from") && $0.contains("outcome=interrupted") }
+            #expect(testLines.count == count, "\(testLines.count) interrupted test lines\n\(server.transcript)")
+            #expect(server.stdout.contains("\(count) interrupted tests"), "\(server.transcript)")
+
+            for (i, client) in clients.enumerated() {
+                let exit = try #require(await client.waitForExit(timeout: .seconds(15)), "client \(i) did not notice the server stopped\n\(client.transcript)")
+                #expect(exit.status == 1 && !exit.bySignal, "client \(i): \(exit)\n\(client.transcript)")
+                #expect(lines(client.stderr).count == 1, "client \(i): stderr should be one line:\n\(client.stderr)")
+                #expect(client.stdout.contains("Test finished."), "client \(i): no report\n\(client.stdout)")
+                #expect(client.stdout.contains("no summary from the server"), "client \(i):\n\(client.stdout)")
+                #expect(!client.stdout.contains("the server counted 0"), "client \(i):\n\(client.stdout)")
+                let json = try readJSON(dir.file("report-\(i).json"))
+                #expect(json["completed"] as? Bool == false)
+                #expect((integer(json["samples"]) ?? 0) > 0, "client \(i): samples \(String(describing: json["samples"]))")
+            }
+        }
+    }
 }
 
 /// The resident set of process `pid` in kB (VmRSS in /proc/PID/status).
