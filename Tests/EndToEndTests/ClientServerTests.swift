@@ -216,8 +216,8 @@ struct ClientServerEndToEnd {
 }
 
 /// Kills a process started under strace: the traced children first (killing strace alone
-/// would leave them running, detached), then strace.
-private func killTraced(_ tracer: Spawned) {
+/// would leave them running, detached), then strace. Also kills an untraced process.
+func killTraced(_ tracer: Spawned) {
     let children = (try? String(contentsOfFile: "/proc/\(tracer.pid)/task/\(tracer.pid)/children", encoding: .utf8)) ?? ""
     for child in children.split(separator: " ").compactMap({ pid_t($0) }) { _ = Glibc.kill(child, SIGKILL) }
     tracer.kill()

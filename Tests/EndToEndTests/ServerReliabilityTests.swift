@@ -36,9 +36,12 @@ struct ServerReliability {
         }
     }
 
+    /// The async case with a slow disk (strace delays every fsync 20 ms) fills the disk
+    /// while the first acknowledged messages still wait for their fsync: those are answered
+    /// before the error, so the client has samples to keep.
     @Test("a full disk under --write-dir: the client says so in one line, exits 1, keeps what it measured, and the server serves the next client",
-          arguments: [("sync", 65_536), ("async", 8_192)])
-    func fullDisk(mode: String, length: Int) async throws {
+          arguments: [("sync", 65_536, false), ("async", 8_192, false), ("async", 65_536, true)])
+    func fullDisk(mode: String, length: Int, slowDisk: Bool) async throws {
         let dir = try ScratchDirectory("fulldisk")
         defer { dir.remove() }
         let disk = dir.file("disk")
@@ -47,8 +50,9 @@ struct ServerReliability {
         // Lazily, so a server still holding a file there cannot keep it mounted.
         defer { _ = umount2(disk, Int32(MNT_DETACH)) }
         let port = freePort(24_200)
-        let server = try await startServer(["--port", "\(port)", "--write-dir", disk], in: dir)
-        defer { server.kill() }
+        let strace = ["/usr/bin/strace", "-f", "-qq", "--seccomp-bpf", "-e", "trace=fsync", "-e", "inject=fsync:delay_exit=20000", "-o", "/dev/null"]
+        let server = try await startServer(["--port", "\(port)", "--write-dir", disk], prefix: slowDisk ? strace : [], in: dir)
+        defer { killTraced(server) }
         let jsonPath = dir.file("report.json")
         let client = try await runWirelat(
             ["client", "127.0.0.1", "--port", "\(port)", "--mode", mode, "--length", "\(length)", "--write",
