@@ -323,8 +323,8 @@ public final class Client {
                     reply(c, sequence: seq, at: now)
                 }
             } else if c.state == .awaitingReady || c.state == .endSent || c.serverErrorFollows
-                        || (c.state == .streaming && bytes[i] == 0x57) {
-                c.serverErrorFollows = c.serverErrorFollows || c.state == .streaming
+                        || ((c.state == .streaming || c.state == .idle) && bytes[i] == 0x57) {
+                c.serverErrorFollows = c.serverErrorFollows || c.state == .streaming || c.state == .idle
                 c.control.append(contentsOf: bytes[i...])
                 i = n
                 controlMessage(c)

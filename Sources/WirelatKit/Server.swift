@@ -86,7 +86,9 @@ public final class Server {
                 c.queue(ControlMessage.error("the server was stopped").encoded())
                 try? c.flush()
             }
-            close(fd, outcome: .interrupted)
+            // A test already over (its summary or its error sent) keeps its own outcome.
+            let outcome: Outcome = c.stopReason.map { .failed($0) } ?? (c.finished && !c.summaryDue ? .finished : .interrupted)
+            close(fd, outcome: outcome)
         }
         if let listener {
             loop.deregister(listener.rawValue)

@@ -80,9 +80,12 @@ struct ServerReliability {
             var clients: [Spawned] = []
             defer { for client in clients { client.kill() } }
             for i in 0..<count {
+                // Every other client pauses 2 ms between requests, so SIGTERM finds it between
+                // requests rather than waiting for a reply.
                 let client = try Spawned(try WirelatBinary.require(),
                                          ["client", "127.0.0.1", "--port", "\(port)", "--duration", "60s", "--interval", "100ms",
-                                          "--json", dir.file("report-\(i).json")], name: "client-\(i)", in: dir)
+                                          "--json", dir.file("report-\(i).json")] + (i % 2 == 1 ? ["--delay", "2ms"] : []),
+                                         name: "client-\(i)", in: dir)
                 clients.append(client)
             }
             for client in clients {
@@ -100,6 +103,7 @@ struct ServerReliability {
                 let exit = try #require(await client.waitForExit(timeout: .seconds(15)), "client \(i) did not notice the server stopped\n\(client.transcript)")
                 #expect(exit.status == 1 && !exit.bySignal, "client \(i): \(exit)\n\(client.transcript)")
                 #expect(lines(client.stderr).count == 1, "client \(i): stderr should be one line:\n\(client.stderr)")
+                #expect(client.stderr.contains("the server was stopped"), "client \(i): \(client.stderr)")
                 #expect(client.stdout.contains("Test finished."), "client \(i): no report\n\(client.stdout)")
                 #expect(client.stdout.contains("no summary from the server"), "client \(i):\n\(client.stdout)")
                 #expect(!client.stdout.contains("the server counted 0"), "client \(i):\n\(client.stdout)")
