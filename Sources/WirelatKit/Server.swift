@@ -76,8 +76,8 @@ public final class Server {
     /// Ends every connection, for a server told to stop (SIGTERM, Ctrl-C) once its loop
     /// has returned: each test still running is logged as a finished one is, marked
     /// `interrupted`, and counted in `testsInterrupted`; a client that reads error messages
-    /// is told first that the server is shutting down. Connections with no test yet are
-    /// closed without a line.
+    /// is told `the server was stopped` first (one attempt to send it, as the process is
+    /// about to exit). Connections with no test yet are closed without a line.
     public func stop() {
         for fd in connections.keys.sorted() {
             guard let c = connections[fd] else { continue }
