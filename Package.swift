@@ -39,6 +39,6 @@ let package = Package(
         .executableTarget(name: "wirelat-fuzz", dependencies: ["WirelatCore"], path: "Sources/WirelatFuzz"),
         .testTarget(name: "WirelatCoreTests", dependencies: ["WirelatCore"], exclude: ["Fixtures"]),
         .testTarget(name: "WirelatIOTests", dependencies: ["WirelatIO", "WirelatKit", "WirelatCore"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["WirelatCore"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["WirelatCore", "WirelatIO"]),
     ]
 )

@@ -49,6 +49,9 @@ public struct ServerSideReport: Codable, Sendable, Equatable {
     public var fsyncMeanNanoseconds: UInt64
     public var fsyncP99Nanoseconds: UInt64
     public var fsyncMaxNanoseconds: UInt64
+    /// Connections whose summary arrived; the counts above cover only those. Nil in
+    /// reports written before it was counted.
+    public var summaries: Int?
 
     public init(messages: UInt64 = 0, payloadBytes: UInt64 = 0, thinkTimeNanoseconds: UInt64 = 0, diskWrite: Bool = false,
                 fsyncs: UInt64 = 0, fsyncMeanNanoseconds: UInt64 = 0, fsyncP99Nanoseconds: UInt64 = 0, fsyncMaxNanoseconds: UInt64 = 0) {
@@ -65,6 +68,7 @@ public struct ServerSideReport: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case messages, payloadBytes = "payload_bytes", thinkTimeNanoseconds = "think_time_ns", diskWrite = "disk_write"
         case fsyncs, fsyncMeanNanoseconds = "fsync_mean_ns", fsyncP99Nanoseconds = "fsync_p99_ns", fsyncMaxNanoseconds = "fsync_max_ns"
+        case summaries
     }
 }
 

@@ -65,13 +65,19 @@ public enum ClientTextReport {
             out += "  \(fallbacks) round trips lacked a kernel timestamp and were timed with CLOCK_MONOTONIC\n"
         }
         if let s = r.server {
-            if s.diskWrite {
+            // A test cut short may end before the server's summary (its counts) arrives.
+            let summaries = s.summaries ?? r.connections
+            if summaries == 0 {
+                out += "  no summary from the server\n"
+            } else if s.diskWrite {
                 out += "  server fsync: \(s.fsyncs) writes, avg \(ms(Double(s.fsyncMeanNanoseconds))), p99 \(ms(Double(s.fsyncP99Nanoseconds))), max \(ms(Double(s.fsyncMaxNanoseconds)))\n"
             }
             if s.thinkTimeNanoseconds > 0 {
                 out += "  server think time \(formatDuration(.nanoseconds(Int64(s.thinkTimeNanoseconds)))) is included in every round trip\n"
             }
-            if s.messages != r.samples && r.mode == .sync {
+            if summaries > 0 && summaries < r.connections {
+                out += "  summary from the server for \(summaries) of \(r.connections) connections: \(s.messages) requests\n"
+            } else if summaries > 0 && s.messages != r.samples && r.mode == .sync {
                 out += "  the server counted \(s.messages) requests\n"
             }
         }

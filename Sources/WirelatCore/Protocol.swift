@@ -32,11 +32,16 @@ public struct TestRequest: Equatable, Sendable {
     public var connectionCount: UInt16
     /// Async mode: the client asks for an acknowledgement every this many messages.
     public var ackEvery: UInt32
+    /// The client reads an ``ControlMessage/error(_:)`` in place of a reply (flag bit 1),
+    /// so the server can say why it ends a test instead of just closing the connection.
+    public var acceptsErrors: Bool
 
     public init(mode: TestMode, wantsDiskWrite: Bool = false, payloadLength: UInt32, durationNanoseconds: UInt64,
-                testID: UInt64, connectionIndex: UInt16 = 0, connectionCount: UInt16 = 1, ackEvery: UInt32 = 0) {
+                testID: UInt64, connectionIndex: UInt16 = 0, connectionCount: UInt16 = 1, ackEvery: UInt32 = 0,
+                acceptsErrors: Bool = false) {
         self.mode = mode
         self.wantsDiskWrite = wantsDiskWrite
+        self.acceptsErrors = acceptsErrors
         self.payloadLength = payloadLength
         self.durationNanoseconds = durationNanoseconds
         self.testID = testID
@@ -109,6 +114,10 @@ public enum ControlMessage: Equatable, Sendable {
     case ready(ServerReady)
     case refused(String)
     case summary(TestSummary)
+    /// The server ends a test it started, for this reason (one line, for the client to
+    /// print): sent in place of a reply, only to a client whose request set
+    /// ``TestRequest/acceptsErrors``.
+    case error(String)
 
     var kind: UInt8 {
         switch self {
@@ -116,6 +125,7 @@ public enum ControlMessage: Equatable, Sendable {
         case .ready: return 2
         case .refused: return 3
         case .summary: return 4
+        case .error: return 5
         }
     }
 
@@ -124,7 +134,7 @@ public enum ControlMessage: Equatable, Sendable {
         switch self {
         case .request(let r):
             body.uint8(r.mode.wireValue)
-            body.uint8(r.wantsDiskWrite ? 1 : 0)
+            body.uint8((r.wantsDiskWrite ? 1 : 0) | (r.acceptsErrors ? 2 : 0))
             body.uint16BE(0)
             body.uint32BE(r.payloadLength)
             body.uint64BE(r.durationNanoseconds)
@@ -137,7 +147,7 @@ public enum ControlMessage: Equatable, Sendable {
             body.uint8(r.diskWrite ? 1 : 0)
             body.uint8(0); body.uint16BE(0)
             body.uint32BE(r.maxPayloadLength)
-        case .refused(let reason):
+        case .refused(let reason), .error(let reason):
             body.append(contentsOf: Array(reason.utf8.prefix(WireProtocol.maxControlBody)))
         case .summary(let s):
             body.uint64BE(s.messages)
@@ -183,7 +193,8 @@ public enum ControlMessage: Equatable, Sendable {
                 let request = TestRequest(
                     mode: mode == 0 ? .sync : .async, wantsDiskWrite: flags & 1 != 0,
                     payloadLength: try r.uint32BE(), durationNanoseconds: try r.uint64BE(), testID: try r.uint64BE(),
-                    connectionIndex: try r.uint16BE(), connectionCount: try r.uint16BE(), ackEvery: try r.uint32BE())
+                    connectionIndex: try r.uint16BE(), connectionCount: try r.uint16BE(), ackEvery: try r.uint32BE(),
+                    acceptsErrors: flags & 2 != 0)
                 return (.request(request), consumed)
             case 2:
                 guard length == ServerReady.bodySize else { throw ProtocolError.malformed("ready body is \(length) bytes, expected \(ServerReady.bodySize)") }
@@ -194,6 +205,8 @@ public enum ControlMessage: Equatable, Sendable {
             case 3:
                 let reason = String(decoding: try r.slice(length), as: UTF8.self)
                 return (.refused(reason), consumed)
+            case 5:
+                return (.error(String(decoding: try r.slice(length), as: UTF8.self)), consumed)
             case 4:
                 guard length == TestSummary.bodySize else { throw ProtocolError.malformed("summary body is \(length) bytes, expected \(TestSummary.bodySize)") }
                 return (.summary(TestSummary(

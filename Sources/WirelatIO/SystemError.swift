@@ -14,7 +14,7 @@ public struct SystemError: Error, CustomStringConvertible, Sendable, Equatable {
         "\(call): \(reason)"
     }
 
-    /// The error's text without the call's name (`strerror`): "Read-only file system".
+    /// The C library's text for `errno` alone ("No space left on device").
     public var reason: String { String(cString: strerror(errno)) }
 
     /// True for the errors that mean the peer went away.

@@ -158,7 +158,7 @@ public final class Client {
                     mode: settings.mode, wantsDiskWrite: settings.wantsDiskWrite, payloadLength: UInt32(settings.length),
                     durationNanoseconds: settings.durationNanoseconds, testID: testID,
                     connectionIndex: UInt16(i), connectionCount: UInt16(settings.connections),
-                    ackEvery: settings.mode == .async ? settings.asyncAckEvery : 0)).encoded()
+                    ackEvery: settings.mode == .async ? settings.asyncAckEvery : 0, acceptsErrors: true)).encoded()
                 connections.append(c)
                 let fd = socket.rawValue
                 try loop.register(fd, interest: [.writable]) { [unowned self, unowned c] ev in self.handle(c, ev) }
@@ -394,13 +394,22 @@ public final class Client {
         let bytes = UnsafeRawBufferPointer(rebasing: readBuffer[0..<n])
         while i < n {
             if c.state == .closed { return false }
-            if c.expectedReplies > 0 {
+            if c.expectedReplies > 0 && !c.serverErrorFollows {
                 let k = min(n - i, c.replies.bytesNeeded)
                 var completed: UInt32?
                 c.replies.consume(UnsafeRawBufferPointer(rebasing: bytes[i..<i + k])) { completed = $0 }
                 i += k
-                if let seq = completed { reply(c, sequence: seq, at: now) }
-            } else if c.state == .awaitingReady || c.state == .endSent {
+                guard let seq = completed else { continue }
+                if seq == WireProtocol.magic && !c.isDue(seq) {
+                    // The server's error message, in place of a reply (docs/PROTOCOL.md).
+                    c.serverErrorFollows = true
+                    c.control = [0x57, 0x4C, 0x41, 0x54]
+                } else {
+                    reply(c, sequence: seq, at: now)
+                }
+            } else if c.state == .awaitingReady || c.state == .endSent || c.serverErrorFollows
+                        || ((c.state == .streaming || c.state == .idle) && bytes[i] == 0x57) {
+                c.serverErrorFollows = c.serverErrorFollows || c.state == .streaming || c.state == .idle
                 c.control.append(contentsOf: bytes[i...])
                 i = n
                 controlMessage(c)
@@ -438,7 +447,10 @@ public final class Client {
             if readyCount == settings.connections { begin() }
         case (.refused(let reason), _):
             fail("the server refused the test: \(reason)")
+        case (.error(let reason), _):
+            fail("\(reason) (connection \(c.index + 1), after \(totalRoundtrips) round trips)")
         case (.summary(let s), .endSent):
+            serverSide.summaries = (serverSide.summaries ?? 0) + 1
             serverSide.messages += s.messages
             serverSide.payloadBytes += s.payloadBytes
             if s.fsyncs > 0 {
@@ -735,6 +747,7 @@ public final class Client {
         if let ready = serverReady {
             serverSide.thinkTimeNanoseconds = ready.thinkTimeNanoseconds
             serverSide.diskWrite = ready.diskWrite
+            serverSide.summaries = serverSide.summaries ?? 0
             r.server = serverSide
         }
         return r
@@ -775,6 +788,8 @@ final class ClientConnection {
     var lastAckRequested = false
     var lastTxTimestamp: Int64 = 0
     var lastRxTimestamp: Int64 = 0
+    /// The server's error message is arriving where a reply was due.
+    var serverErrorFollows = false
 
     /// The request being written: header + payload, and how much has gone.
     let request: UnsafeMutableRawBufferPointer
@@ -795,6 +810,11 @@ final class ClientConnection {
     deinit {
         request.deallocate()
         control256.deallocate()
+    }
+
+    /// True when `sequence` is the reply (or acknowledgement) this connection waits for next.
+    func isDue(_ sequence: UInt32) -> Bool {
+        state == .awaitingReply ? sequence == self.sequence : outstanding.first?.sequence == sequence
     }
 
     var expectedReplies: Int {

@@ -24,6 +24,8 @@ public struct ServerConfiguration: Sendable {
 public struct ServerCounters: Sendable {
     public var accepted = 0
     public var testsFinished = 0
+    /// Tests still running when the server was stopped (``Server/stop()``).
+    public var testsInterrupted = 0
     public var refused = 0
     public var protocolErrors = 0
     public var timeouts = 0
@@ -54,6 +56,8 @@ public final class Server {
     /// A connection with this many messages waiting for their fsync is not read from
     /// until some complete.
     static let maximumPendingDiskSyncs = 64
+    /// After telling a client why its test ended, how long the server waits for it to close.
+    static let lingerAfterErrorNanoseconds: UInt64 = 10_000_000_000
 
     public init(configuration: ServerConfiguration, loop: EventLoop, log: @escaping (String) -> Void) {
         self.configuration = configuration
@@ -68,6 +72,30 @@ public final class Server {
     }
 
     public var openConnections: Int { connections.count }
+
+    /// Ends every connection, for a server told to stop (SIGTERM, Ctrl-C) once its loop
+    /// has returned: each test still running is logged as a finished one is, marked
+    /// `interrupted`, and counted in `testsInterrupted`; a client that reads error messages
+    /// is told `the server was stopped` first (one attempt to send it, as the process is
+    /// about to exit). Connections with no test yet are closed without a line.
+    public func stop() {
+        for fd in connections.keys.sorted() {
+            guard let c = connections[fd] else { continue }
+            if c.request?.acceptsErrors == true && !c.finished && !c.stopReasonSent {
+                c.stopReasonSent = true
+                c.queue(ControlMessage.error("the server was stopped").encoded())
+                try? c.flush()
+            }
+            // A test already over (its summary or its error sent) keeps its own outcome.
+            let outcome: Outcome = c.stopReason.map { .failed($0) } ?? (c.finished && !c.summaryDue ? .finished : .interrupted)
+            close(fd, outcome: outcome)
+        }
+        if let listener {
+            loop.deregister(listener.rawValue)
+            listener.close()
+            self.listener = nil
+        }
+    }
 
     /// Binds, listens and registers with the loop. `::` falls back to 0.0.0.0
     /// where IPv6 is unavailable.
@@ -178,14 +206,16 @@ public final class Server {
         do {
             result = try c.socket.read(into: readBuffer)
         } catch {
-            close(fd, outcome: error.isConnectionLoss ? .reset : .failed("\(error)"))
+            close(fd, outcome: c.stopReason.map { .failed($0) } ?? (error.isConnectionLoss ? .reset : .failed("\(error)")))
             return
         }
         guard case .processed(let n) = result else { return }
         if n == 0 {
-            close(fd, outcome: c.finished ? .finished : .vanished)
+            close(fd, outcome: c.stopReason.map { .failed($0) } ?? (c.finished ? .finished : .vanished))
             return
         }
+        // A test the server ended: what the client sent before it read why is dropped.
+        if c.stopReason != nil { return }
         let bytes = UnsafeRawBufferPointer(rebasing: readBuffer[0..<n])
         c.lastActivity = monotonicNanoseconds()
         if c.request == nil {
@@ -231,9 +261,10 @@ public final class Server {
         c.request = request
         c.parser = RequestStreamParser(payloadLength: request.payloadLength)
         c.startedAt = monotonicNanoseconds()
-        if configuration.writeDirectory != nil {
+        if request.wantsDiskWrite {
             do {
                 c.diskFile = try openDiskFile(request)
+                c.fsync = LatencyRecorder()
             } catch {
                 c.sendBestEffort(ControlMessage.refused(error.description).encoded())
                 close(fd, outcome: .failed(error.description))
@@ -273,27 +304,33 @@ public final class Server {
         return nil
     }
 
-    private func openDiskFile(_ r: TestRequest) throws(ServerError) -> DescriptorBox {
+    private func openDiskFile(_ r: TestRequest) throws(ServerError) -> TestDataFile {
         let dir = configuration.writeDirectory ?? "."
         let path = "\(dir)/wirelat-\(String(r.testID, radix: 16))-\(r.connectionIndex).dat"
-        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        if fd < 0 {
-            throw .system("cannot open \(path) for writing: \(SystemError(call: "open", errno: Glibc.errno))")
+        do {
+            return try TestDataFile(creating: path)
+        } catch {
+            throw .system("cannot open \(path) for writing: \(error)")
         }
-        return DescriptorBox(owning: fd)
     }
 
     private func serve(_ c: ServerConnection, _ bytes: UnsafeRawBufferPointer) {
         guard var parser = c.parser, let request = c.request else { return }
         let fd = c.socket.rawValue
         var ended = false
-        var diskError: String?
+        var diskError: SystemError?
         do {
             try parser.consume(bytes, onPayload: { chunk in
                 if let disk = c.diskFile, diskError == nil {
-                    if let e = writeAll(disk.rawValue, chunk) { diskError = e }
+                    do throws(SystemError) {
+                        try disk.write(chunk)
+                    } catch {
+                        diskError = error
+                    }
                 }
             }, onMessage: { header in
+                // A message not wholly written is never fsynced nor answered.
+                guard diskError == nil else { return }
                 if header.kind == .end {
                     ended = true
                     return
@@ -312,11 +349,11 @@ public final class Server {
             return
         }
         c.parser = parser
+        startDiskSync(c)
         if let diskError {
-            close(fd, outcome: .failed(diskError))
+            endTest(c, reason: Self.diskFailure(diskError))
             return
         }
-        startDiskSync(c)
         if ended {
             c.finished = true
             c.summaryDue = true
@@ -341,12 +378,48 @@ public final class Server {
         }
     }
 
+    /// What a client is told when its data file cannot be written or synced.
+    static func diskFailure(_ error: SystemError) -> String {
+        error.errno == ENOSPC
+            ? "the server's disk is full: \(error.reason)"
+            : "the server cannot write to its disk: \(error)"
+    }
+
+    /// Ends a test the server cannot go on with (its disk failed). A client that reads
+    /// error messages first gets the replies due for the messages already written, then
+    /// `reason` in place of the next reply, and the server waits for it to close: closing
+    /// with its requests unread would reset the connection, and a reset can discard the
+    /// reason before the client reads it. Other clients are disconnected at once.
+    private func endTest(_ c: ServerConnection, reason: String) {
+        let fd = c.socket.rawValue
+        guard c.request?.acceptsErrors == true else {
+            close(fd, outcome: .failed(reason))
+            return
+        }
+        guard c.stopReason == nil else { return }
+        c.stopReason = reason
+        c.summaryDue = false
+        if let timer = c.deadline { loop.cancel(timer) }
+        c.deadline = loop.schedule(after: Self.lingerAfterErrorNanoseconds) { [weak self] in
+            self?.close(fd, outcome: .failed(reason))
+        }
+        sendSummaryIfDue(c)
+        flush(c)
+    }
+
     /// Sends the test summary once the client has ended the test and every reply and
-    /// fsync it waits for is done, so its counts cover every message.
+    /// fsync it waits for is done, so its counts cover every message; or, for a test the
+    /// server ended, the reason once those replies have gone.
     private func sendSummaryIfDue(_ c: ServerConnection) {
+        if let reason = c.stopReason {
+            guard !c.stopReasonSent, c.pendingThinkReplies == 0, c.pendingDiskSyncs == 0 else { return }
+            c.stopReasonSent = true
+            c.queue(ControlMessage.error(reason).encoded())
+            return
+        }
         guard c.summaryDue, c.pendingThinkReplies == 0, c.pendingDiskSyncs == 0, let parser = c.parser else { return }
         c.summaryDue = false
-        let summary = c.fsync.summary()
+        let summary = c.fsync?.summary() ?? .empty
         c.queue(ControlMessage.summary(TestSummary(
             messages: parser.messages, payloadBytes: parser.payloadBytes, fsyncs: summary.count,
             fsyncMeanNanoseconds: UInt64(summary.mean), fsyncP99Nanoseconds: summary.p99,
@@ -361,7 +434,7 @@ public final class Server {
         guard !c.diskSyncRunning, c.diskQueueHead < c.diskQueue.count, let disk = c.diskFile, let diskPool else { return }
         c.diskSyncRunning = true
         let fd = c.socket.rawValue
-        let raw = disk.rawValue
+        let raw = disk.descriptor.rawValue
         diskPool.submit({ Int64(Glibc.fsync(raw)) }) { [weak self] outcome in
             // The completion holds `disk`, so its descriptor stays open while fsync runs.
             withExtendedLifetime(disk) {}
@@ -371,11 +444,13 @@ public final class Server {
     }
 
     private func diskSynced(_ c: ServerConnection, _ outcome: BlockingCallResult) {
-        let fd = c.socket.rawValue
         c.diskSyncRunning = false
-        c.fsync.record(outcome.nanoseconds)
+        c.fsync?.record(outcome.nanoseconds)
         if outcome.failed {
-            close(fd, outcome: .failed("fsync: \(SystemError(call: "fsync", errno: outcome.errno))"))
+            // Nothing written after a failed fsync is known to be durable: none of it is answered.
+            c.diskQueue.removeAll()
+            c.diskQueueHead = 0
+            endTest(c, reason: Self.diskFailure(SystemError(call: "fsync", errno: outcome.errno)))
             return
         }
         let done = c.diskQueue[c.diskQueueHead]
@@ -425,6 +500,8 @@ public final class Server {
 
     enum Outcome {
         case finished, vanished, reset, timeout(String), refused(String), protocolError(String), failed(String)
+        /// The server was stopped while the test ran.
+        case interrupted
 
         var text: String {
             switch self {
@@ -435,6 +512,7 @@ public final class Server {
             case .refused(let why): return "refused: \(why)"
             case .protocolError(let why): return "protocol error: \(why)"
             case .failed(let why): return "failed: \(why)"
+            case .interrupted: return "interrupted: the server was stopped"
             }
         }
     }
@@ -443,6 +521,7 @@ public final class Server {
         guard let c = connections.removeValue(forKey: fd) else { return }
         loop.deregister(fd)
         c.socket.close()
+        c.diskFile?.remove()
         if let timer = c.deadline { loop.cancel(timer) }
         let beforeFirstByte = c.request == nil && c.handshakeBytes.isEmpty
         switch outcome {
@@ -454,22 +533,36 @@ public final class Server {
         default: break
         }
         guard let key = c.testKey, var test = tests[key] else {
-            if case .finished = outcome {} else { log("\(c.peer): \(outcome.text)") }
+            switch outcome {
+            case .finished, .interrupted: break
+            default: log("\(c.peer): \(outcome.text)")
+            }
             return
         }
         test.open -= 1
         test.closed += 1
         test.messages += c.parser?.messages ?? 0
         test.payloadBytes += c.parser?.payloadBytes ?? 0
-        test.fsync.merge(c.fsync)
+        test.diskBytes += c.diskFile?.bytesWritten ?? 0
+        if let fsync = c.fsync {
+            if test.fsync == nil { test.fsync = fsync } else { test.fsync?.merge(fsync) }
+        }
         test.seconds = max(test.seconds, Double(monotonicNanoseconds() &- c.startedAt) / 1e9)
-        if case .finished = outcome {} else { test.problems.append("\(c.peer): \(outcome.text)") }
+        switch outcome {
+        case .finished: break
+        case .interrupted: test.interrupted = true
+        default: test.problems.append("\(c.peer): \(outcome.text)")
+        }
         if test.open > 0 {
             tests[key] = test
             return
         }
         tests[key] = nil
-        counters.testsFinished += 1
+        if test.interrupted {
+            counters.testsInterrupted += 1
+        } else {
+            counters.testsFinished += 1
+        }
         log(test.logLine())
         if let max = configuration.maxTests, counters.testsFinished >= max { loop.stop() }
     }
@@ -498,9 +591,14 @@ struct TestAggregate {
     var closed = 0
     var messages: UInt64 = 0
     var payloadBytes: UInt64 = 0
+    /// Payload bytes written to the connections' data files (`--write`).
+    var diskBytes: UInt64 = 0
     var seconds = 0.0
-    var fsync = LatencyRecorder()
+    /// Merged from the connections' recorders; nil unless the test wrote to disk.
+    var fsync: LatencyRecorder?
     var problems: [String] = []
+    /// The server was stopped while the test ran.
+    var interrupted = false
 
     init(request: TestRequest, peer: String) {
         self.request = request
@@ -512,11 +610,13 @@ struct TestAggregate {
         var line = "test from \(peer): \(r.mode.rawValue) length=\(r.payloadLength) connections=\(r.connectionCount)"
         let rate = seconds > 0 ? Double(messages) / seconds : 0
         line += " messages=\(messages) payload_bytes=\(payloadBytes) seconds=\(formatFixed(seconds, 3)) messages_per_s=\(formatFixed(rate, 1))"
-        if fsync.count > 0 {
+        line += request.wantsDiskWrite ? " disk_write=yes disk_bytes=\(diskBytes)" : " disk_write=no"
+        if let fsync, fsync.count > 0 {
             let s = fsync.summary()
             line += " fsync_ms avg=\(formatMilliseconds(s.mean)) p99=\(formatMilliseconds(Double(s.p99))) max=\(formatMilliseconds(Double(s.max)))"
         }
-        line += problems.isEmpty ? " outcome=finished" : " outcome=" + problems.joined(separator: "; ")
+        let outcomes = problems + (interrupted ? ["interrupted"] : [])
+        line += outcomes.isEmpty ? " outcome=finished" : " outcome=" + outcomes.joined(separator: "; ")
         return line
     }
 }
@@ -537,8 +637,11 @@ final class ServerConnection {
     var request: TestRequest?
     var parser: RequestStreamParser?
     var testKey: TestKey?
-    var diskFile: DescriptorBox?
-    var fsync = LatencyRecorder()
+    /// The `--write` test's data file, removed when the connection closes.
+    var diskFile: TestDataFile?
+    /// fsync times, for `--write` tests only: the histogram behind it is about 260 KiB,
+    /// so it is made when such a test starts, not for every connection accepted.
+    var fsync: LatencyRecorder?
     var deadline: TimerID?
     var lastActivity = monotonicNanoseconds()
     var startedAt: UInt64 = 0
@@ -551,6 +654,10 @@ final class ServerConnection {
     var pendingDiskSyncs: Int { diskQueue.count - diskQueueHead }
     /// The client ended the test; the summary goes out when nothing is pending.
     var summaryDue = false
+    /// The server ended the test for this reason (see `Server.endTest`); sent once
+    /// nothing is pending, then the client is expected to close.
+    var stopReason: String?
+    var stopReasonSent = false
     var watchingWrite = false
     var readPaused = false
 
@@ -594,15 +701,5 @@ final class ServerConnection {
     /// One attempt to send a refusal before the connection is closed.
     func sendBestEffort(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { _ = try? socket.write($0) }
-    }
-}
-
-/// Writes all of `chunk` to a file; returns an error line or nil.
-func writeAll(_ fd: CInt, _ chunk: UnsafeRawBufferPointer) -> String? {
-    do {
-        try writeFully(fd, chunk)
-        return nil
-    } catch {
-        return "write to disk: \(error)"
     }
 }

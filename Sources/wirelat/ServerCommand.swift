@@ -19,7 +19,7 @@ struct ServerCommand: ParsableCommand {
     @Option(name: .customLong("think-time"), help: "Wait this long before each reply, as a database would while it works (e.g. 400us; a bare number is milliseconds).")
     var thinkTime = "0"
 
-    @Option(name: .customLong("write-dir"), help: "Append each request to a file in DIR and fsync it before replying (oratcptest's disk-write option).")
+    @Option(name: .customLong("write-dir"), help: "For clients that ask with --write: append each request to a file in DIR and fsync it before replying (oratcptest's disk-write option). The file is removed when the connection ends.")
     var writeDir: String?
 
     @Option(name: .customLong("max-length"), help: "Largest payload a test may ask for, in bytes.")
@@ -90,7 +90,8 @@ struct ServerCommand: ParsableCommand {
             complain("\(error)")
             throw ExitCode(1)
         }
+        server.stop()
         let c = server.counters
-        emit("\(localTimeOfDay()) server stopped: \(c.accepted) connections, \(c.testsFinished) tests, \(c.refused) refused, \(c.protocolErrors) protocol errors, \(c.timeouts) timeouts, \(c.resets) resets, \(c.closedBeforeRequest) closed before a test request (port checks)\n")
+        emit("\(localTimeOfDay()) server stopped: \(c.accepted) connections, \(c.testsFinished) tests, \(c.testsInterrupted) interrupted tests, \(c.refused) refused, \(c.protocolErrors) protocol errors, \(c.timeouts) timeouts, \(c.resets) resets, \(c.closedBeforeRequest) closed before a test request (port checks)\n")
     }
 }

@@ -22,7 +22,7 @@ private func headerBytes(_ h: MessageHeader) -> [UInt8] {
 
 private let fullRequest = TestRequest(
     mode: .async, wantsDiskWrite: true, payloadLength: 0x0102_0304, durationNanoseconds: 0x1122_3344_5566_7788,
-    testID: 0xDEAD_BEEF_CAFE_F00D, connectionIndex: 513, connectionCount: 1024, ackEvery: 0x0A0B_0C0D)
+    testID: 0xDEAD_BEEF_CAFE_F00D, connectionIndex: 513, connectionCount: 1024, ackEvery: 0x0A0B_0C0D, acceptsErrors: true)
 
 /// One of each control message, with every field away from its default.
 private let everyKind: [(name: String, message: ControlMessage, wireSize: Int)] = [
@@ -34,6 +34,7 @@ private let everyKind: [(name: String, message: ControlMessage, wireSize: Int)] 
     ("summary", .summary(TestSummary(
         messages: 123_456_789, payloadBytes: 30_864_197_250, fsyncs: 123_456_789, fsyncMeanNanoseconds: 1_500_000,
         fsyncP99Nanoseconds: 9_000_000, fsyncMaxNanoseconds: UInt64.max)), 8 + 48),
+    ("error", .error("the server's disk is full: No space left on device"), 8 + 50),
 ]
 
 @Suite("Control messages")
@@ -50,12 +51,24 @@ struct ControlMessageTests {
         #expect(decoded.consumed == bytes.count, "\(name)")
     }
 
-    @Test("the kind byte: request 1, ready 2, refused 3, summary 4")
+    @Test("the kind byte: request 1, ready 2, refused 3, summary 4, error 5")
     func kindBytes() {
         #expect(ControlMessage.request(fullRequest).encoded()[5] == 1)
         #expect(ControlMessage.ready(ServerReady(thinkTimeNanoseconds: 0, diskWrite: false, maxPayloadLength: 0)).encoded()[5] == 2)
         #expect(ControlMessage.refused("x").encoded()[5] == 3)
         #expect(ControlMessage.summary(TestSummary(messages: 0, payloadBytes: 0)).encoded()[5] == 4)
+        #expect(ControlMessage.error("x").encoded()[5] == 5)
+    }
+
+    @Test("request flags: bit 0 disk write, bit 1 the client reads error messages; a request without bit 1 decodes without it")
+    func requestFlags() throws {
+        let both = ControlMessage.request(fullRequest).encoded()
+        #expect(both[9] == 0b11)
+        var plain = fullRequest
+        plain.acceptsErrors = false
+        let bytes = ControlMessage.request(plain).encoded()
+        #expect(bytes[9] == 0b01)
+        #expect(try decodeControl(bytes)?.message == .request(plain))
     }
 
     @Test("every strict prefix of a valid message is 'incomplete', never an error", arguments: everyKind.indices)
@@ -105,7 +118,7 @@ struct ControlMessageTests {
 
     @Test("an unknown kind is refused")
     func unknownKind() {
-        for kind: UInt8 in [0, 5, 9, 255] {
+        for kind: UInt8 in [0, 6, 9, 255] {
             let bytes: [UInt8] = [0x57, 0x4C, 0x41, 0x54, 1, kind, 0, 2, 0xAB, 0xCD]
             #expect(throws: ProtocolError.unknownKind(kind)) { try decodeControl(bytes) }
         }
@@ -162,7 +175,7 @@ struct ControlMessageTests {
         let bytes = ControlMessage.request(fullRequest).encoded()
         #expect(bytes == [
             0x57, 0x4C, 0x41, 0x54, 1, 1, 0, 32,                // magic, version, kind, body length
-            1, 1, 0, 0,                                         // mode async, disk write, reserved
+            1, 3, 0, 0,                                         // mode async, flags: disk write + reads errors, reserved
             0x01, 0x02, 0x03, 0x04,                             // payload length
             0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,     // duration ns
             0xDE, 0xAD, 0xBE, 0xEF, 0xCA, 0xFE, 0xF0, 0x0D,     // test id

@@ -97,10 +97,9 @@ extension InProcess {
             }
         }
 
-        @Test("write-dir: the server writes every payload byte and fsyncs once per message")
+        @Test("write-dir: the server writes every payload byte, fsyncs once per message, and removes its file when the test ends")
         func writeDirectory() async throws {
-            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wlt-io-\(UInt32.random(in: 0...UInt32.max))").path
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            let dir = try scratchDirectory()
             defer { try? FileManager.default.removeItem(atPath: dir) }
             let length = 100
             try await withServer({ $0.writeDirectory = dir }) { server in
@@ -115,21 +114,62 @@ extension InProcess {
                 #expect(side.messages == report.samples)
                 #expect(side.fsyncs == side.messages)
                 #expect(side.fsyncMaxNanoseconds > 0)
-                _ = await server.waitUntil { $0.counters.testsFinished == 1 }
-
-                let files = try FileManager.default.contentsOfDirectory(atPath: dir)
-                try #require(files.count == 1, "files written: \(files)")
-                #expect(files[0].hasPrefix("wirelat-") && files[0].hasSuffix("-0.dat"), "\(files[0])")
-                let size = try FileManager.default.attributesOfItem(atPath: "\(dir)/\(files[0])")[.size] as? Int
-                #expect(size == Int(side.messages) * length, "file of \(size ?? -1) bytes for \(side.messages) messages of \(length)")
+                let (ok, snapshot) = await server.waitUntil { $0.counters.testsFinished == 1 }
+                #expect(ok, "server counters: \(snapshot.counters)")
+                #expect(snapshot.log.contains { $0.contains("disk_write=yes") && $0.contains("disk_bytes=\(Int(side.messages) * length)") },
+                        "the log does not show \(side.messages) messages of \(length) bytes written: \(snapshot.log)")
+                #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty, "files left behind")
             }
         }
 
-        @Test("write-dir, async mode and 4 connections: the summary counts an fsync for every message, and every byte is on disk",
+        @Test("write-dir, a client without --write: nothing is written, no file is left, and the server's line says disk_write=no")
+        func writeDirectoryNotAsked() async throws {
+            let dir = try scratchDirectory()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            try await withServer({ $0.writeDirectory = dir }) { server in
+                let report = try await runClient(loopbackSettings(port: server.port, length: 100, duration: .milliseconds(300)))
+                #expect(report.completed)
+                let side = try #require(report.server)
+                #expect(!side.diskWrite, "the server said it writes for a client that did not ask")
+                #expect(side.fsyncs == 0)
+                let (ok, snapshot) = await server.waitUntil { $0.counters.testsFinished == 1 }
+                #expect(ok, "server counters: \(snapshot.counters)")
+                #expect(snapshot.log.contains { $0.contains("disk_write=no") }, "server log: \(snapshot.log)")
+                #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty, "files left behind")
+            }
+        }
+
+        @Test("write-dir: a --write connection that dies mid-test leaves no file")
+        func writeDirectoryConnectionDies() async throws {
+            let dir = try scratchDirectory()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            try await withServer({ $0.writeDirectory = dir }) { server in
+                let connection = try RawConnection(port: server.port)
+                try connection.send(ControlMessage.request(TestRequest(
+                    mode: .sync, wantsDiskWrite: true, payloadLength: 1000, durationNanoseconds: 0, testID: 7)).encoded())
+                let ready = try connection.read(count: WireProtocol.controlHeaderSize + 16)
+                guard case .ready(let r) = controlMessage(in: ready) else {
+                    Issue.record("no ready message: \(ready)")
+                    return
+                }
+                #expect(r.diskWrite)
+                for sequence in 0..<3 as Range<UInt32> {
+                    try connection.send(dataMessage(sequence: sequence, length: 1000))
+                    #expect(try connection.read(count: 4) == [0, 0, 0, UInt8(sequence)])
+                }
+                #expect(try FileManager.default.contentsOfDirectory(atPath: dir).count == 1, "no data file while the test runs")
+                connection.socket.close()
+                let (ok, snapshot) = await server.waitUntil { $0.counters.testsFinished == 1 }
+                #expect(ok, "server counters: \(snapshot.counters)")
+                #expect(snapshot.log.contains { $0.contains("mid-test") }, "server log: \(snapshot.log)")
+                #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty, "files left behind")
+            }
+        }
+
+        @Test("write-dir, async mode and 4 connections: the summary counts an fsync for every message, every byte is written, and no file is left",
               arguments: [(TestMode.async, 1), (TestMode.sync, 4)])
         func writeDirectoryStreams(mode: TestMode, connections: Int) async throws {
-            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wlt-io-\(UInt32.random(in: 0...UInt32.max))").path
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            let dir = try scratchDirectory()
             defer { try? FileManager.default.removeItem(atPath: dir) }
             let length = 1000
             try await withServer({ $0.writeDirectory = dir }) { server in
@@ -143,14 +183,11 @@ extension InProcess {
                 let side = try #require(report.server)
                 #expect(side.messages > 0)
                 #expect(side.fsyncs == side.messages, "\(side.fsyncs) fsyncs for \(side.messages) messages")
-                _ = await server.waitUntil { $0.counters.testsFinished == 1 }
-
-                let files = try FileManager.default.contentsOfDirectory(atPath: dir)
-                #expect(files.count == connections, "files written: \(files)")
-                let total = try files.reduce(0) { sum, name in
-                    sum + ((try FileManager.default.attributesOfItem(atPath: "\(dir)/\(name)")[.size] as? Int) ?? 0)
-                }
-                #expect(total == Int(side.messages) * length, "\(total) bytes on disk for \(side.messages) messages of \(length)")
+                let (ok, snapshot) = await server.waitUntil { $0.counters.testsFinished == 1 }
+                #expect(ok, "server counters: \(snapshot.counters)")
+                #expect(snapshot.log.contains { $0.contains("disk_bytes=\(Int(side.messages) * length)") },
+                        "the log does not show \(side.messages) messages of \(length) bytes written: \(snapshot.log)")
+                #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty, "files left behind")
             }
         }
 
@@ -179,4 +216,11 @@ extension InProcess {
             #expect(error.contains("127.0.0.1:\(port)"), "\(error)")
         }
     }
+}
+
+/// A fresh directory under the temporary directory; the caller removes it.
+func scratchDirectory() throws -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wlt-io-\(UInt32.random(in: 0...UInt32.max))").path
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    return dir
 }
