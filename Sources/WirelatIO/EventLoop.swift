@@ -22,12 +22,24 @@ public struct TimerID: Hashable, Sendable {
 ///
 /// Handlers run on the loop's thread, one at a time. A descriptor is
 /// registered with a handler and must be deregistered before it is closed.
+///
+/// Each registration gets an id, and epoll's data carries it beside the
+/// descriptor number (as swift-nio's `SelectorEpoll` does): an event already
+/// fetched for a descriptor that a handler earlier in the same batch closed is
+/// dropped, even when a new descriptor took its number and was registered.
 public final class EventLoop {
     public typealias Handler = (IOEvents) -> Void
 
+    /// A descriptor's handler and the id of the registration that installed it.
+    private struct Registration {
+        var id: UInt32
+        var handler: Handler
+    }
+
     private let epoll: FileDescriptor
     private let timerFD: FileDescriptor
-    private var handlers: [Handler?] = []
+    private var registrations: [Registration?] = []
+    private var nextRegistrationID: UInt32 = 1
     private var timers = TimerHeap()
     private var timerActions: [UInt64: () -> Void] = [:]
     private var nextTimerID: UInt64 = 1
@@ -36,8 +48,15 @@ public final class EventLoop {
     private var stopSignalFD: CInt = -1
     private var onStopSignal: ((CInt) -> Void)?
 
+    // Descriptor numbers never reach 0xFFFFFFFF, so these never equal a registration's token.
     private static let timerToken = UInt64.max
     private static let signalToken = UInt64.max - 1
+
+    /// epoll's data for a registration: the id in the high 32 bits, the descriptor in the low.
+    @inline(__always)
+    private static func token(fd: CInt, id: UInt32) -> UInt64 {
+        UInt64(id) << 32 | UInt64(UInt32(bitPattern: fd))
+    }
 
     public init() throws(SystemError) {
         let ep = try retrying("epoll_create1") { wl_epoll_create() }
@@ -53,21 +72,31 @@ public final class EventLoop {
     /// Watches `fd` for `interest`. The corresponding C function is `epoll_ctl(EPOLL_CTL_ADD)`.
     public func register(_ fd: CInt, interest: IOEvents, handler: @escaping Handler) throws(SystemError) {
         let index = Int(fd)
-        if index >= handlers.count {
-            handlers.append(contentsOf: repeatElement(nil, count: index - handlers.count + 64))
+        if index >= registrations.count {
+            registrations.append(contentsOf: repeatElement(nil, count: index - registrations.count + 64))
         }
-        handlers[index] = handler
-        _ = try retrying("epoll_ctl") { wl_epoll_ctl(epoll.rawValue, EPOLL_CTL_ADD, fd, interest.rawValue, UInt64(fd)) }
+        let id = nextRegistrationID
+        nextRegistrationID = nextRegistrationID == .max ? 1 : nextRegistrationID + 1
+        let token = Self.token(fd: fd, id: id)
+        _ = try retrying("epoll_ctl") { wl_epoll_ctl(epoll.rawValue, EPOLL_CTL_ADD, fd, interest.rawValue, token) }
+        registrations[index] = Registration(id: id, handler: handler)
     }
 
-    /// Changes what `fd` is watched for (`EPOLL_CTL_MOD`).
+    /// Changes what `fd` is watched for. The corresponding C function is `epoll_ctl(EPOLL_CTL_MOD)`.
     public func modify(_ fd: CInt, interest: IOEvents) throws(SystemError) {
-        _ = try retrying("epoll_ctl") { wl_epoll_ctl(epoll.rawValue, EPOLL_CTL_MOD, fd, interest.rawValue, UInt64(fd)) }
+        guard Int(fd) < registrations.count, let registration = registrations[Int(fd)] else {
+            throw SystemError(call: "epoll_ctl", errno: ENOENT)
+        }
+        let token = Self.token(fd: fd, id: registration.id)
+        _ = try retrying("epoll_ctl") { wl_epoll_ctl(epoll.rawValue, EPOLL_CTL_MOD, fd, interest.rawValue, token) }
     }
 
-    /// Stops watching `fd` (`EPOLL_CTL_DEL`); call before closing it.
+    /// Stops watching `fd`; call before closing it. Events for it still in the batch
+    /// being dispatched are dropped. The corresponding C function is
+    /// `epoll_ctl(EPOLL_CTL_DEL)`; its failure (ENOENT or EBADF: the descriptor was never
+    /// added, or already closed, which removed it from the set) leaves nothing to undo.
     public func deregister(_ fd: CInt) {
-        if Int(fd) < handlers.count { handlers[Int(fd)] = nil }
+        if Int(fd) < registrations.count { registrations[Int(fd)] = nil }
         _ = wl_epoll_ctl(epoll.rawValue, EPOLL_CTL_DEL, fd, 0, 0)
     }
 
@@ -133,8 +162,12 @@ public final class EventLoop {
                     var value: UInt64 = 0
                     _ = Glibc.read(stopSignalFD, &value, 8)
                     onStopSignal?(wl_last_signal())
-                } else if Int(token) < handlers.count, let handler = handlers[Int(token)] {
-                    handler(IOEvents(rawValue: events[i]))
+                } else {
+                    let index = Int(UInt32(truncatingIfNeeded: token))
+                    if index < registrations.count, let registration = registrations[index],
+                       registration.id == UInt32(truncatingIfNeeded: token >> 32) {
+                        registration.handler(IOEvents(rawValue: events[i]))
+                    }
                 }
             }
             if timerFired || !timers.isEmpty { runDueTimers(drain: timerFired) }

@@ -71,6 +71,59 @@ extension InProcess {
             #expect(fired == expected)
         }
 
+        @Test("an event for a descriptor closed in the same batch never reaches the handler of a new descriptor with its number")
+        func staleEventDropped() async throws {
+            let result: Result<(swapped: Bool, staleCalls: Int), TestFailure>? = await onThread("loop", timeout: .seconds(5)) {
+                do {
+                    let loop = try EventLoop()
+                    // Two pipes, both readable before the loop starts, so one epoll_wait
+                    // returns both events.
+                    var first: [CInt] = [-1, -1]
+                    var second: [CInt] = [-1, -1]
+                    guard pipe(&first) == 0, pipe(&second) == 0 else {
+                        return .failure(TestFailure("pipe: errno \(errno)"))
+                    }
+                    var byte: UInt8 = 1
+                    guard write(first[1], &byte, 1) == 1, write(second[1], &byte, 1) == 1 else {
+                        return .failure(TestFailure("write: errno \(errno)"))
+                    }
+                    var swapped = false
+                    var staleCalls = 0
+                    var replacement: [CInt] = [-1, -1]
+                    // Whichever handler runs first closes the other read end and puts a new,
+                    // never-written pipe at the same descriptor number (dup2), registered
+                    // with its own handler; the old descriptor's event, already in this
+                    // batch, must be dropped rather than reach it.
+                    func swapOut(_ victim: CInt) {
+                        guard !swapped else { return }
+                        swapped = true
+                        loop.deregister(victim)
+                        _ = close(victim)
+                        guard pipe(&replacement) == 0, dup2(replacement[0], victim) == victim else { return }
+                        _ = close(replacement[0])
+                        replacement[0] = victim
+                        try? loop.register(victim, interest: .readable) { _ in staleCalls += 1 }
+                        loop.stop()
+                    }
+                    try loop.register(first[0], interest: .readable) { _ in swapOut(second[0]) }
+                    try loop.register(second[0], interest: .readable) { _ in swapOut(first[0]) }
+                    let watchdog = loop.schedule(after: 3_000_000_000) { loop.stop() }
+                    try loop.run()
+                    loop.cancel(watchdog)
+                    for fd in first + second + replacement where fd >= 0 {
+                        loop.deregister(fd)
+                        _ = close(fd)
+                    }
+                    return .success((swapped, staleCalls))
+                } catch {
+                    return .failure(TestFailure("\(error)"))
+                }
+            }
+            let outcome = try #require(result, "the loop did not stop within 5 s").get()
+            #expect(outcome.swapped)
+            #expect(outcome.staleCalls == 0, "the closed descriptor's event reached the new descriptor's handler")
+        }
+
         @Test("a registered descriptor's handler runs when it becomes readable")
         func readiness() async throws {
             let result: Result<String, TestFailure>? = await onThread("loop", timeout: .seconds(5)) {
