@@ -1,83 +1,153 @@
 @preconcurrency import Glibc
 
-/// Writes all of `bytes` to a blocking descriptor. The corresponding C function is `write`.
-public func writeFully(_ fd: CInt, _ bytes: UnsafeRawBufferPointer) throws(SystemError) {
-    var done = 0
-    while done < bytes.count {
-        done += try retrying("write") { Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done) }
+/// Makes this process the leader of a new session with no controlling terminal, so it
+/// outlives the shell that started it. Fails (EPERM) for a process-group leader. The
+/// corresponding C function is `setsid`.
+public func startNewSession() throws(SystemError) {
+    _ = try retrying("setsid") { setsid() }
+}
+
+/// Where a spawned child's standard streams go.
+public struct ChildStreams {
+    /// Appended to (created if missing); nil: /dev/null.
+    public var outputPath: String?
+    /// A descriptor of ours the child gets as descriptor 3 (e.g. a pipe's write end).
+    public var extraDescriptor: CInt?
+
+    public init(outputPath: String? = nil, extraDescriptor: CInt? = nil) {
+        self.outputPath = outputPath
+        self.extraDescriptor = extraDescriptor
     }
 }
 
-/// Writes bytes to standard output, whole. Returns false once the reader has
-/// gone (EPIPE), so a pipe into `head` ends quietly.
-@discardableResult
-public func writeStandardOutput(_ bytes: UnsafeRawBufferPointer) -> Bool {
-    (try? writeFully(1, bytes)) != nil
+/// Starts `path` with `arguments` (argv[1…]), standard input from /dev/null and standard
+/// output and error to `streams.outputPath`, with SIGINT, SIGTERM, SIGPIPE and SIGHUP at
+/// their defaults and no signal blocked. Returns its pid. The corresponding C function is
+/// `posix_spawn`.
+public func spawnProcess(_ path: String, _ arguments: [String], streams: ChildStreams = ChildStreams()) throws(SystemError) -> pid_t {
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    let output = streams.outputPath ?? "/dev/null"
+    posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    if let extra = streams.extraDescriptor {
+        posix_spawn_file_actions_adddup2(&actions, extra, 3)
+    }
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var defaults = sigset_t()
+    sigemptyset(&defaults)
+    for s in [SIGINT, SIGTERM, SIGPIPE, SIGHUP] { sigaddset(&defaults, s) }
+    posix_spawnattr_setsigdefault(&attributes, &defaults)
+    var empty = sigset_t()
+    sigemptyset(&empty)
+    posix_spawnattr_setsigmask(&attributes, &empty)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+    var argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) }
+    argv.append(nil)
+    defer { for p in argv { free(p) } }
+    var pid: pid_t = 0
+    let code = posix_spawn(&pid, path, &actions, &attributes, &argv, environ)
+    if code != 0 { throw SystemError(call: "posix_spawn(\(path))", errno: code) }
+    return pid
 }
 
-/// Seconds east of UTC for the local zone at `secondsSinceEpoch` (tm_gmtoff).
-public func localUTCOffset(at secondsSinceEpoch: Int64) -> Int {
-    var t = time_t(secondsSinceEpoch)
-    var parts = tm()
-    guard localtime_r(&t, &parts) != nil else { return 0 }
-    return parts.tm_gmtoff
+/// What a finished child left: its exit status (128 + n when killed by signal n) and
+/// everything it wrote to standard output and error.
+public struct ChildResult: Sendable {
+    public var status: CInt
+    public var output: String
 }
 
-/// The name of a network interface index (`if_indextoname`), nil if none.
-public func interfaceName(index: UInt32) -> String? {
-    var buffer = [CChar](repeating: 0, count: Int(IF_NAMESIZE) + 1)
-    guard if_indextoname(index, &buffer) != nil else { return nil }
-    return cString(buffer)
+/// Runs `path` with `arguments` to completion, collecting its standard output and error.
+public func runProcess(_ path: String, _ arguments: [String]) throws(SystemError) -> ChildResult {
+    var ends: [CInt] = [-1, -1]
+    _ = try retrying("pipe") { pipe(&ends) }
+    let readEnd = FileDescriptor(owning: ends[0])
+    _ = fcntl(ends[0], F_SETFD, FD_CLOEXEC)
+    _ = fcntl(ends[1], F_SETFD, FD_CLOEXEC)
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_adddup2(&actions, ends[1], 1)
+    posix_spawn_file_actions_adddup2(&actions, ends[1], 2)
+    var argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) }
+    argv.append(nil)
+    defer { for p in argv { free(p) } }
+    var pid: pid_t = 0
+    let code = posix_spawn(&pid, path, &actions, nil, &argv, environ)
+    _ = close(ends[1])
+    if code != 0 { throw SystemError(call: "posix_spawn(\(path))", errno: code) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = Glibc.read(readEnd.rawValue, &chunk, chunk.count)
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { break }
+        bytes.append(contentsOf: chunk[0..<n])
+    }
+    let status = try waitForChild(pid)
+    return ChildResult(status: status, output: String(decoding: bytes, as: UTF8.self))
 }
 
-/// Gives up root for `user` once privileged handles are open, as tcpdump's -Z does.
-public func dropPrivileges(to user: String) throws(SystemError) {
-    guard let pw = getpwnam(user) else { throw SystemError(call: "getpwnam(\(user))", errno: ENOENT) }
-    let uid = pw.pointee.pw_uid
-    let gid = pw.pointee.pw_gid
-    _ = try retrying("initgroups") { initgroups(user, gid) }
-    _ = try retrying("setgid") { setgid(gid) }
-    _ = try retrying("setuid") { setuid(uid) }
+/// Waits for the child `pid` to end; its exit status, or 128 + the signal that killed it.
+/// The corresponding C function is `waitpid`.
+public func waitForChild(_ pid: pid_t) throws(SystemError) -> CInt {
+    var status: CInt = 0
+    _ = try retrying("waitpid") { waitpid(pid, &status, 0) }
+    return decodeWaitStatus(status)
 }
 
-/// True when the process may open raw sockets and capture (CAP_NET_RAW in its effective set).
-public func hasCapability(_ bit: Int) -> Bool {
-    guard let f = fopen("/proc/self/status", "r") else { return geteuid() == 0 }
-    defer { fclose(f) }
-    var line = [CChar](repeating: 0, count: 512)
-    while fgets(&line, Int32(line.count), f) != nil {
-        let text = cString(line)
-        if text.hasPrefix("CapEff:") {
-            let hex = text.dropFirst(7).trimmingCharacters(in: " \t\n")
-            guard let mask = UInt64(hex, radix: 16) else { return false }
-            return mask & (1 << UInt64(bit)) != 0
+/// The exit status of the child `pid` if it has ended, nil while it runs (WNOHANG).
+public func pollChild(_ pid: pid_t) -> CInt? {
+    var status: CInt = 0
+    let r = waitpid(pid, &status, WNOHANG)
+    return r == pid ? decodeWaitStatus(status) : nil
+}
+
+private func decodeWaitStatus(_ status: CInt) -> CInt {
+    let signal = status & 0x7F
+    return signal == 0 ? (status >> 8) & 0xFF : 128 + signal
+}
+
+/// True while `pid` exists (and is not a zombie). The corresponding C function is `kill(pid, 0)`.
+public func processIsAlive(_ pid: pid_t) -> Bool {
+    guard pid > 0, kill(pid, 0) == 0 || errno == EPERM else { return false }
+    if let stat = readSmallFile("/proc/\(pid)/stat"), let close = stat.lastIndex(of: ")") {
+        let state = stat[stat.index(after: close)...].drop { $0 == " " }.first
+        return state != "Z" && state != "X"
+    }
+    return true
+}
+
+/// The command line of `pid` (from /proc/PID/cmdline), nil if it has gone.
+public func processArguments(_ pid: pid_t) -> [String]? {
+    guard let text = readSmallFile("/proc/\(pid)/cmdline"), !text.isEmpty else { return nil }
+    return text.split(separator: "\0", omittingEmptySubsequences: false).dropLast().map(String.init)
+}
+
+/// The pids of every process, from /proc.
+public func allProcessIDs() -> [pid_t] {
+    guard let dir = opendir("/proc") else { return [] }
+    defer { closedir(dir) }
+    var pids: [pid_t] = []
+    while let entry = readdir(dir) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
         }
+        if let pid = pid_t(name) { pids.append(pid) }
     }
-    return geteuid() == 0
+    return pids
 }
 
-extension Substring {
-    func trimmingCharacters(in set: String) -> String {
-        var s = self
-        while let c = s.first, set.contains(c) { s.removeFirst() }
-        while let c = s.last, set.contains(c) { s.removeLast() }
-        return String(s)
-    }
-}
-
-/// Opens (creates or truncates) a file for writing; -1 on failure.
-public func openForWriting(_ path: String) -> CInt {
-    Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-}
-
-/// Writes all of `bytes` to `fd` and empties it; false if the write failed.
-@discardableResult
-public func writeAll(_ fd: CInt, _ bytes: inout [UInt8]) -> Bool {
-    let ok = bytes.withUnsafeBytes { (try? writeFully(fd, $0)) != nil }
-    bytes.removeAll(keepingCapacity: true)
-    return ok
-}
-
-public func closeDescriptor(_ fd: CInt) {
-    _ = Glibc.close(fd)
+/// The path of this process's own executable (the target of /proc/self/exe). The
+/// corresponding C function is `readlink`.
+public func currentExecutablePath() throws(SystemError) -> String {
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    let n = try retrying("readlink(/proc/self/exe)") { readlink("/proc/self/exe", &buffer, buffer.count - 1) }
+    return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }

@@ -122,58 +122,6 @@ public final class RawSocket {
     }
 }
 
-/// How a wait for a probe's socket ended.
-public enum ProbeWait: Sendable {
-    case ready
-    /// SIGINT or SIGTERM arrived (the stop descriptor became readable).
-    case stopped
-    case timedOut
-    case failed(SystemError)
-}
-
-/// Waits for `events` on `fd`, or for `stopFD` (when >= 0) to become readable, at most
-/// `timeoutNanoseconds`. The corresponding C function is `ppoll`.
-public func probeWait(fd: CInt, events: Int16, stopFD: CInt, timeoutNanoseconds: UInt64) -> ProbeWait {
-    while true {
-        let r = wl_probe_wait(fd, events, stopFD, Int64(clamping: timeoutNanoseconds))
-        switch r {
-        case 1: return .ready
-        case 2: return .stopped
-        case 0: return .timedOut
-        default:
-            let code = errno
-            if code == EINTR { continue }
-            return .failed(SystemError(call: "ppoll", errno: code))
-        }
-    }
-}
-
-/// Sleeps until the monotonic clock reaches `deadline`; returns false early when `stopFD` fires.
-public func probeSleep(until deadline: UInt64, stopFD: CInt) -> Bool {
-    while true {
-        let now = monotonicNanoseconds()
-        if now >= deadline { return true }
-        if stopFD >= 0 {
-            switch probeWait(fd: stopFD, events: WL_POLLIN, stopFD: -1, timeoutNanoseconds: deadline - now) {
-            case .ready, .stopped: return false
-            case .timedOut: return true
-            case .failed: break
-            }
-        } else {
-            var ts = timespec(tv_sec: Int((deadline - now) / 1_000_000_000), tv_nsec: Int((deadline - now) % 1_000_000_000))
-            _ = nanosleep(&ts, nil)
-        }
-    }
-}
-
-/// SIGINT and SIGTERM as a readable descriptor, for probes that wait with `ppoll`.
-public enum ProbeStopSignal {
-    /// Installs the handlers (once) and returns the descriptor, or -1 if that failed.
-    public static func descriptor() -> CInt { wl_stop_signal_fd() }
-    /// Whether a stop signal has arrived.
-    public static var received: Bool { wl_last_signal() != 0 }
-}
-
 public extension SocketAddress {
     /// The address without the port, as the probe packet builders take it.
     var probeAddress: ProbeAddress? {

@@ -25,37 +25,10 @@ public func localTimeOfDay() -> String {
     return "(\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)))"
 }
 
-/// Raises the soft limit on open descriptors to the hard limit, so a server
-/// can hold thousands of connections. Returns the new soft limit.
-@discardableResult
-public func raiseDescriptorLimit() -> Int {
-    var limit = rlimit()
-    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
-    if limit.rlim_cur < limit.rlim_max {
-        limit.rlim_cur = limit.rlim_max
-        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-        _ = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-    }
-    return Int(clamping: limit.rlim_cur)
-}
-
-/// Writing to a socket the peer closed must fail with EPIPE, not kill the process.
-public func ignoreSIGPIPE() {
-    _ = signal(SIGPIPE, SIG_IGN)
-}
-
-/// Number of descriptors this process has open (from /proc/self/fd).
-public func openDescriptorCount() -> Int {
-    guard let dir = opendir("/proc/self/fd") else { return -1 }
-    defer { closedir(dir) }
-    var count = 0
-    while readdir(dir) != nil { count += 1 }
-    return count - 3 // ".", ".." and the directory's own descriptor
-}
-
-/// True when `path` is a directory this process may write into.
-public func isWritableDirectory(_ path: String) -> Bool {
-    var st = stat()
-    guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { return false }
-    return access(path, W_OK) == 0
+/// Seconds east of UTC for the local zone at `secondsSinceEpoch` (tm_gmtoff).
+public func localUTCOffset(at secondsSinceEpoch: Int64) -> Int {
+    var t = time_t(secondsSinceEpoch)
+    var parts = tm()
+    guard localtime_r(&t, &parts) != nil else { return 0 }
+    return parts.tm_gmtoff
 }

@@ -58,3 +58,14 @@ public func retryingNonBlocking<T: FixedWidthInteger>(_ call: StaticString, _ bo
         throw SystemError(call: "\(call)", errno: code)
     }
 }
+
+/// Runs `body`, giving a failure the more telling name `call` (with a path or a name in it,
+/// which `retrying`'s static name cannot hold).
+@inline(__always)
+public func naming<T>(_ call: @autoclosure () -> String, _ body: () throws(SystemError) -> T) throws(SystemError) -> T {
+    do {
+        return try body()
+    } catch {
+        throw SystemError(call: call(), errno: error.errno)
+    }
+}
