@@ -1,9 +1,14 @@
 #define _GNU_SOURCE
 #include "CWirelatShim.h"
+#include <fcntl.h>
 #include <string.h>
 
 int wl_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) {
     return accept4(fd, addr, len, flags);
+}
+
+int wl_pipe2_cloexec(int fds[2]) {
+    return pipe2(fds, O_CLOEXEC);
 }
 
 int wl_epoll_create(void) { return epoll_create1(EPOLL_CLOEXEC); }

@@ -1,4 +1,3 @@
-@preconcurrency import Glibc
 import WirelatCore
 import WirelatIO
 
@@ -165,7 +164,7 @@ public final class Client {
                 c.registered = true
                 if try socket.startConnect(to: target) { connected(c) }
             } catch {
-                if error.errno == EMFILE {
+                if error.errno == Errno.tooManyOpenFiles {
                     throw .failed("too many open files for \(settings.connections) connections (raise the limit with ulimit -n)")
                 }
                 connectFailed(error.description.replacingOccurrences(of: "connect: ", with: ""))

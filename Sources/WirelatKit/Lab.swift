@@ -1,5 +1,4 @@
-@preconcurrency import Glibc
-import Foundation
+import FoundationEssentials
 import WirelatCore
 import WirelatIO
 
@@ -75,7 +74,7 @@ public enum Lab {
 
     /// iproute2's `ip`.
     static func ipPath() throws(LabError) -> String {
-        for p in ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"] where access(p, X_OK) == 0 { return p }
+        for p in ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"] where isAccessible(p, .execute) { return p }
         throw .missingComponent("iproute2's `ip` is not installed (apt-get install iproute2)")
     }
 
@@ -109,9 +108,9 @@ public enum Lab {
     /// What of a lab exists on this machine.
     public struct Inventory: Sendable {
         /// The pid in the pid file, if any.
-        public var recordedPid: pid_t?
+        public var recordedPid: ProcessID?
         /// Delay-line processes running (the recorded one and any stray).
-        public var runningDaemons: [pid_t] = []
+        public var runningDaemons: [ProcessID] = []
         /// The lab's namespaces that exist and are the ones `lab up` made.
         public var namespaces: [String] = []
         /// Namespaces with the lab's names that `lab up` did not make (or no longer has a
@@ -124,17 +123,17 @@ public enum Lab {
     }
 
     /// True when `pid` is a live `wirelat lab delay-line`.
-    static func isDelayLine(_ pid: pid_t) -> Bool {
+    static func isDelayLine(_ pid: ProcessID) -> Bool {
         guard processIsAlive(pid), let argv = processArguments(pid), argv.count >= 3 else { return false }
         return argv[1] == "lab" && argv[2] == "delay-line"
     }
 
     public static func inventory() -> Inventory {
         var inventory = Inventory()
-        if let text = readSmallFile(pidFile), let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+        if let text = readSmallFile(pidFile), let pid = ProcessID(trimmingWhitespace(text)) {
             inventory.recordedPid = pid
         }
-        inventory.runningDaemons = allProcessIDs().filter { $0 != getpid() && isDelayLine($0) }
+        inventory.runningDaemons = allProcessIDs().filter { $0 != currentProcessID() && isDelayLine($0) }
         let made = namespacesMade()
         for side in sides {
             guard let identity = NetworkNamespace.identity(side.namespace) else { continue }
@@ -144,7 +143,7 @@ public enum Lab {
                 inventory.foreignNamespaces.append(side.namespace)
             }
         }
-        inventory.hasFiles = access(stateDirectory, F_OK) == 0
+        inventory.hasFiles = fileExists(stateDirectory)
         return inventory
     }
 
@@ -171,7 +170,7 @@ public enum Lab {
 
     /// What `lab up` made.
     public struct UpResult: Sendable {
-        public var pid: pid_t
+        public var pid: ProcessID
         public var settings: LinkSettings
         public var seed: UInt64
     }
@@ -181,16 +180,16 @@ public enum Lab {
     public static func up(settings: LinkSettings, seed: UInt64, daemonOptions: [String], executable: String) throws(LabError) -> UpResult {
         try requireAdmin("up")
         _ = try ipPath()
-        guard access("/dev/net/tun", R_OK | W_OK) == 0 else {
+        guard isAccessible("/dev/net/tun", [.read, .write]) else {
             throw .missingComponent("/dev/net/tun is missing or not usable (the kernel needs CONFIG_TUN; try `modprobe tun`)")
         }
         do {
-            try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
+            try createDirectories(stateDirectory)
         } catch {
-            throw .failed("cannot create \(stateDirectory): \(error.localizedDescription)")
+            throw .failed("cannot create \(stateDirectory): \(error)")
         }
-        let lock: DescriptorBox
-        do { lock = try lockExclusively(lockFile) } catch { throw .failed("\(error)") }
+        let lock: FileLock
+        do { lock = try FileLock(lockFile) } catch { throw .failed("\(error)") }
         defer { withExtendedLifetime(lock) {} }
 
         let existing = inventory()
@@ -205,7 +204,7 @@ public enum Lab {
             throw .alreadyUp("a previous lab was left behind (\(what.joined(separator: ", "))): run `wirelat lab down` first")
         }
 
-        var pid: pid_t = 0
+        var pid: ProcessID = 0
         var made: [String] = []
         do throws(LabError) {
             var record = ""
@@ -227,12 +226,10 @@ public enum Lab {
         return UpResult(pid: pid, settings: settings, seed: seed)
     }
 
-    private static func startDelayLine(settings: LinkSettings, seed: UInt64, daemonOptions: [String], executable: String) throws(LabError) -> pid_t {
-        var ends: [CInt] = [-1, -1]
-        guard pipe(&ends) == 0 else { throw .failed("pipe: \(String(cString: strerror(errno)))") }
-        let readEnd = DescriptorBox(owning: ends[0])
-        _ = fcntl(ends[0], F_SETFD, FD_CLOEXEC)
-        _ = fcntl(ends[1], F_SETFD, FD_CLOEXEC)
+    private static func startDelayLine(settings: LinkSettings, seed: UInt64, daemonOptions: [String], executable: String) throws(LabError) -> ProcessID {
+        let pipe: Pipe
+        do { pipe = try Pipe() } catch { throw .failed("pipe: \(error.reason)") }
+        let readEnd = pipe.readEnd
         var arguments = [
             "lab", "delay-line",
             "--delay", "\(settings.delayNanoseconds)ns",
@@ -245,14 +242,15 @@ public enum Lab {
             "--ready-fd", "3",
         ] + daemonOptions
         if settings.reorder { arguments.append("--reorder") }
-        let pid: pid_t
+        let pid: ProcessID
         do {
-            pid = try spawnProcess(executable, arguments, streams: ChildStreams(outputPath: logFile, extraDescriptor: ends[1]))
+            // Our copy of the write end closes at the end of this block, so the read
+            // below sees the end of the stream if the delay line dies before it answers.
+            let writeEnd = pipe.writeEnd
+            pid = try spawnProcess(executable, arguments, streams: ChildStreams(outputPath: logFile, extraDescriptor: writeEnd.rawValue))
         } catch {
-            _ = close(ends[1])
             throw .failed("cannot start the delay line: \(error)")
         }
-        _ = close(ends[1])
         do {
             try replaceFile(pidFile, with: "\(pid)\n")
         } catch {
@@ -262,18 +260,15 @@ public enum Lab {
         // devices exist, or closes it by dying.
         var reply: [UInt8] = []
         let deadline = monotonicNanoseconds() + 10_000_000_000
-        var chunk = [UInt8](repeating: 0, count: 512)
         while !reply.contains(UInt8(ascii: "\n")) {
             let now = monotonicNanoseconds()
             guard now < deadline else { throw .failed("the delay line did not start within 10 s (see \(logFile))") }
-            let readable = (try? waitReadable(readEnd.rawValue, timeoutMilliseconds: Int((deadline - now) / 1_000_000) + 1)) ?? false
+            let readable = (try? readEnd.waitReadable(timeoutMilliseconds: Int((deadline - now) / 1_000_000) + 1)) ?? false
             guard readable else { continue }
-            let n = Glibc.read(readEnd.rawValue, &chunk, chunk.count)
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { break }
-            reply.append(contentsOf: chunk[0..<n])
+            guard let chunk = try? readEnd.read(upTo: 512), !chunk.isEmpty else { break }
+            reply.append(contentsOf: chunk)
         }
-        let line = String(decoding: reply, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let line = trimmingWhitespace(String(decoding: reply, as: UTF8.self))
         guard line == "ready" else {
             let status = pollChild(pid)
             if line.hasPrefix("error: ") { throw .failed("the delay line could not start: \(line.dropFirst(7))") }
@@ -301,7 +296,7 @@ public enum Lab {
 
     /// What `lab down` removed.
     public struct DownResult: Sendable {
-        public var killed: [pid_t] = []
+        public var killed: [ProcessID] = []
         public var namespaces: [String] = []
         /// Namespaces with the lab's names that it did not make, left as they were.
         public var foreignNamespaces: [String] = []
@@ -315,8 +310,8 @@ public enum Lab {
         var found = inventory()
         if found.isEmpty { return DownResult(foreignNamespaces: found.foreignNamespaces, nothingWasUp: true) }
         try requireAdmin("down")
-        let lock: DescriptorBox?
-        do { lock = try lockExclusively(lockFile) } catch { lock = nil }
+        let lock: FileLock?
+        do { lock = try FileLock(lockFile) } catch { lock = nil }
         defer { withExtendedLifetime(lock) {} }
         found = inventory()
         var result = DownResult()
@@ -332,20 +327,20 @@ public enum Lab {
     /// lab made, never others) and, when that worked, the state directory with its record
     /// of them. Returns what could not be undone.
     @discardableResult
-    static func teardown(pids: [pid_t], namespaces: [String]) -> [String] {
+    static func teardown(pids: [ProcessID], namespaces: [String]) -> [String] {
         var failures: [String] = []
-        for pid in pids where processIsAlive(pid) { kill(pid, SIGTERM) }
+        for pid in pids where processIsAlive(pid) { sendSignal(.terminate, to: pid) }
         let deadline = monotonicNanoseconds() + 2_000_000_000
         while pids.contains(where: { processIsAlive($0) }) && monotonicNanoseconds() < deadline {
             _ = pollChildren(pids)
-            usleep(5_000)
+            sleep(nanoseconds: 5_000_000)
         }
         for pid in pids where processIsAlive(pid) {
-            kill(pid, SIGKILL)
+            sendSignal(.kill, to: pid)
             let until = monotonicNanoseconds() + 1_000_000_000
             while processIsAlive(pid) && monotonicNanoseconds() < until {
                 _ = pollChildren([pid])
-                usleep(5_000)
+                sleep(nanoseconds: 5_000_000)
             }
             if processIsAlive(pid) { failures.append("the delay line (pid \(pid)) did not die") }
         }
@@ -354,17 +349,15 @@ public enum Lab {
         }
         guard failures.isEmpty else { return failures }
         do {
-            if FileManager.default.fileExists(atPath: stateDirectory) {
-                try FileManager.default.removeItem(atPath: stateDirectory)
-            }
+            try removeTree(stateDirectory)
         } catch {
-            failures.append("cannot remove \(stateDirectory): \(error.localizedDescription)")
+            failures.append("cannot remove \(stateDirectory): \(error)")
         }
         return failures
     }
 
     /// Reaps those of `pids` that are our own ended children, so they stop being zombies.
-    private static func pollChildren(_ pids: [pid_t]) -> Int {
+    private static func pollChildren(_ pids: [ProcessID]) -> Int {
         pids.reduce(0) { $0 + (pollChild($1) == nil ? 0 : 1) }
     }
 
@@ -373,7 +366,7 @@ public enum Lab {
     /// The delay line's status, or why there is none.
     public enum StatusOutcome: Sendable {
         case running(LabStatus, ageNanoseconds: Int64)
-        case died(pid: pid_t?, logTail: String)
+        case died(pid: ProcessID?, logTail: String)
         case down
     }
 
@@ -390,7 +383,7 @@ public enum Lab {
                 decoded = status
                 break
             }
-            usleep(5_000)
+            sleep(nanoseconds: 5_000_000)
         }
         guard let status = decoded, status.pid == pid else {
             return .died(pid: pid, logTail: logTail)
@@ -496,7 +489,7 @@ public struct LabStatus: Codable, Sendable, Equatable {
     /// values caught the file while it was being rewritten, and reads it again.
     public var sequence: UInt64 = 0
     public var sequenceEnd: UInt64 = 0
-    public var pid: pid_t
+    public var pid: ProcessID
     public var startedNanoseconds: Int64
     public var updatedNanoseconds: Int64
     public var delayNanoseconds: UInt64
@@ -715,7 +708,7 @@ public final class DelayLineDaemon {
         try loop.run()
         for d in directions { loop.deregister(d.input.rawValue) }
         writeStatus(stopped: true)
-        if let failure { throw SystemError(call: failure, errno: EIO) }
+        if let failure { throw SystemError(call: failure, errno: Errno.ioError) }
     }
 
     public var counters: [LabDirectionStatus] { directions.map(snapshot) }
@@ -873,7 +866,7 @@ public final class DelayLineDaemon {
 
     private func writeStatus(stopped: Bool = false) {
         var status = LabStatus(
-            pid: getpid(), startedNanoseconds: started, updatedNanoseconds: realtimeNanoseconds(),
+            pid: currentProcessID(), startedNanoseconds: started, updatedNanoseconds: realtimeNanoseconds(),
             delayNanoseconds: settings.delayNanoseconds, jitterNanoseconds: settings.jitterNanoseconds,
             distribution: settings.distribution.rawValue, reorder: settings.reorder,
             lossPercent: settings.lossPercent, rateBitsPerSecond: settings.rateBitsPerSecond,
@@ -894,9 +887,17 @@ private func jsonEscaped(_ text: String) -> String {
         case "\"": out += "\\\""
         case "\\": out += "\\\\"
         case "\n": out += "\\n"
-        case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+        case _ where scalar.value < 0x20:
+            let hex = String(scalar.value, radix: 16)
+            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
         default: out.unicodeScalars.append(scalar)
         }
     }
     return out
+}
+
+/// `text` without the spaces, tabs and line ends around it.
+private func trimmingWhitespace(_ text: String) -> String {
+    let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
+    return String(text.drop(while: isSpace).reversed().drop(while: isSpace).reversed())
 }

@@ -1,4 +1,3 @@
-@preconcurrency import Glibc
 import WirelatCore
 import WirelatIO
 
@@ -68,12 +67,12 @@ public final class ConnectProber: Prober {
 
     private func failed(_ base: ProbeReply, _ e: SystemError, rtt: UInt64) -> ProbeReply {
         var reply = base
-        if e.errno == ECONNREFUSED {
+        if e.errno == Errno.connectionRefused {
             reply.outcome = .refused
             reply.rttNanoseconds = rtt
             reply.clock = .user
             reply.flags = "RA"
-        } else if e.errno == ETIMEDOUT {
+        } else if e.errno == Errno.timedOut {
             reply.outcome = .timeout
         } else {
             reply.outcome = .unreachable

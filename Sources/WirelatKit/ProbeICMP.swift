@@ -1,4 +1,3 @@
-@preconcurrency import Glibc
 import WirelatCore
 import WirelatIO
 
@@ -30,7 +29,7 @@ public final class ICMPProber: Prober {
         self.payloadBytes = payloadBytes
         destination = try target.probeAddress
         let family = target.address.family
-        let proto = CInt(target.address.isIPv6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP)
+        let proto = CInt(target.address.isIPv6 ? IPProtocolNumber.icmpv6 : IPProtocolNumber.icmp)
         var opened: RawSocket?
         var pingError: SystemError?
         do {
@@ -45,7 +44,7 @@ public final class ICMPProber: Prober {
                 opened = raw
             } catch {
                 if error.isPermission || pingError?.isPermission == true {
-                    throw .privilege(Self.privilegeMessage(gid: getegid()))
+                    throw .privilege(Self.privilegeMessage(gid: effectiveGroupID()))
                 }
                 throw .failed("cannot open an ICMP socket: \(error)")
             }

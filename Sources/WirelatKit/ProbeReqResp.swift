@@ -1,4 +1,3 @@
-@preconcurrency import Glibc
 import WirelatCore
 import WirelatIO
 
@@ -40,7 +39,7 @@ public final class RequestResponseProber: Prober {
                 }
             }
             if let e = socket.pendingError() {
-                throw ProbeSetupError.failed(e.errno == ECONNREFUSED ? "nothing listens on \(address) (connection refused)" : "cannot connect to \(address): \(errnoText(e.errno))")
+                throw ProbeSetupError.failed(e.errno == Errno.connectionRefused ? "nothing listens on \(address) (connection refused)" : "cannot connect to \(address): \(errnoText(e.errno))")
             }
         } catch let e as ProbeSetupError {
             throw e

@@ -1,4 +1,3 @@
-@preconcurrency import Glibc
 import WirelatCore
 import WirelatIO
 
@@ -34,14 +33,14 @@ public final class SYNProber: Prober {
         self.port = port
         destination = try target.probeAddress
         do {
-            socket = try RawSocket(family: target.address.family, kind: .raw, protocolNumber: CInt(IPPROTO_TCP))
+            socket = try RawSocket(family: target.address.family, kind: .raw, protocolNumber: CInt(IPProtocolNumber.tcp))
         } catch {
             if error.isPermission { throw .privilege(Self.privilegeMessage) }
             throw .failed("cannot open a raw TCP socket: \(error)")
         }
         do {
             let local = try target.address.sourceAddressToward()
-            guard let address = local.probeAddress else { throw SystemError(call: "getsockname", errno: EAFNOSUPPORT) }
+            guard let address = local.probeAddress else { throw SystemError(call: "getsockname", errno: Errno.addressFamilyNotSupported) }
             source = address
             try socket.bind(to: local)
             if target.address.isIPv6 { try socket.requestHopLimit() }

@@ -1,4 +1,3 @@
-@preconcurrency import Glibc
 import WirelatCore
 import WirelatIO
 
@@ -115,7 +114,7 @@ public enum ProbeSession {
 }
 
 /// The text of an errno.
-func errnoText(_ code: CInt) -> String { String(cString: strerror(code)) }
+func errnoText(_ code: CInt) -> String { Errno.description(code) }
 
 /// One probe on a datagram socket (raw or ping): drops what is queued, sends `bytes`,
 /// and reads until `match` accepts a datagram, the timeout passes, or `stopFD` fires.

@@ -1,4 +1,3 @@
-@preconcurrency import Glibc
 import WirelatCore
 import WirelatIO
 
@@ -109,14 +108,14 @@ public final class Server {
         var socket: TCPSocket
         do {
             socket = try TCPSocket.listen(on: address)
-        } catch let e where e.errno == EAFNOSUPPORT && address.isIPv6 {
+        } catch let e where e.errno == Errno.addressFamilyNotSupported && address.isIPv6 {
             do {
                 socket = try TCPSocket.listen(on: try SocketAddress.resolve(host: "0.0.0.0", port: configuration.port, passive: true))
             } catch {
                 throw .system("cannot listen on port \(configuration.port): \(error)")
             }
         } catch {
-            let hint = error.errno == EADDRINUSE ? " (another process is listening there)" : ""
+            let hint = error.errno == Errno.addressInUse ? " (another process is listening there)" : ""
             throw .system("cannot listen on \(address): \(error)\(hint)")
         }
         if configuration.writeDirectory != nil {
@@ -143,7 +142,7 @@ public final class Server {
                 result = try listener.accept()
             } catch {
                 counters.acceptErrors += 1
-                if error.errno == EMFILE || error.errno == ENFILE {
+                if error.errno == Errno.tooManyOpenFiles || error.errno == Errno.tooManyOpenFilesInSystem {
                     log("accept: \(error); pausing accepts for 100 ms")
                     pauseAccepting()
                 }
@@ -380,7 +379,7 @@ public final class Server {
 
     /// What a client is told when its data file cannot be written or synced.
     static func diskFailure(_ error: SystemError) -> String {
-        error.errno == ENOSPC
+        error.errno == Errno.noSpace
             ? "the server's disk is full: \(error.reason)"
             : "the server cannot write to its disk: \(error)"
     }
@@ -434,8 +433,7 @@ public final class Server {
         guard !c.diskSyncRunning, c.diskQueueHead < c.diskQueue.count, let disk = c.diskFile, let diskPool else { return }
         c.diskSyncRunning = true
         let fd = c.socket.rawValue
-        let raw = disk.descriptor.rawValue
-        diskPool.submit({ Int64(Glibc.fsync(raw)) }) { [weak self] outcome in
+        diskPool.submit(disk.fsyncCall) { [weak self] outcome in
             // The completion holds `disk`, so its descriptor stays open while fsync runs.
             withExtendedLifetime(disk) {}
             guard let self, self.connections[fd] === c else { return }

@@ -20,6 +20,10 @@
 /* accept4(2): Glibc's Swift module hides it behind _GNU_SOURCE. */
 int wl_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 
+/* pipe2(2) with O_CLOEXEC: both ends close-on-exec from the start, so no other
+   thread's fork and exec can inherit them. Glibc's Swift module hides pipe2. */
+int wl_pipe2_cloexec(int fds[2]);
+
 /* errno as a function, so Swift reads it at once after the call. */
 static inline int wl_errno(void) { return errno; }
 

@@ -48,14 +48,12 @@ public enum NetworkNamespace {
     /// `execvp`.
     public static func exec(in name: String, _ arguments: [String]) -> SystemError {
         precondition(!arguments.isEmpty, "exec needs a command")
-        let fd = open(path(name), O_RDONLY | O_CLOEXEC)
-        if fd < 0 { return SystemError(call: "open(\(path(name)))", errno: errno) }
-        if wl_setns_net(fd) != 0 {
-            let code = errno
-            close(fd)
-            return SystemError(call: "setns(\(name))", errno: code)
+        do {
+            let namespace = try FileDescriptor.open(path(name), O_RDONLY)
+            if wl_setns_net(namespace.rawValue) != 0 { return SystemError(call: "setns(\(name))", errno: errno) }
+        } catch {
+            return error
         }
-        close(fd)
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) }
         argv.append(nil)
         execvp(arguments[0], &argv)

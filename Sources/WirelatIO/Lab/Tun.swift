@@ -7,7 +7,7 @@ import CWirelatShim
 ///
 /// The device is not persistent: it disappears when the descriptor is closed.
 public final class TunDevice {
-    public let descriptor: DescriptorBox
+    public let descriptor: FileDescriptor
     /// The interface name the kernel gave it.
     public let name: String
 
@@ -17,7 +17,7 @@ public final class TunDevice {
     /// TUNSETIFF, creating the device in the network namespace of the calling thread.
     public init(name: String) throws(SystemError) {
         let fd = try retrying("open(/dev/net/tun)") { Glibc.open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC) }
-        descriptor = DescriptorBox(owning: fd)
+        descriptor = FileDescriptor(owning: fd)
         var actual = [CChar](repeating: 0, count: Int(WL_IFNAMSIZ))
         _ = try naming("ioctl(TUNSETIFF, \(name))") { () throws(SystemError) in
             try retrying("ioctl") { wl_tun_attach(fd, name, &actual, actual.count) }

@@ -78,6 +78,8 @@ public final class BlockingCallPool {
 
     private func drain() {
         var counter: UInt64 = 0
+        // Resets the eventfd; the results are taken from the queue, not the count, so a
+        // failed read (EAGAIN: already reset) loses nothing.
         _ = Glibc.read(wakeFD.rawValue, &counter, 8)
         for (id, result) in shared.takeFinished() {
             completions.removeValue(forKey: id)?(result)
@@ -149,6 +151,8 @@ public final class BlockingCallPool {
                 pthread_mutex_lock(mutex)
                 finished.append((id, outcome))
                 var one: UInt64 = 1
+                // An eventfd write fails only when the counter would overflow, and the
+                // loop resets it on every wake-up.
                 _ = Glibc.write(wakeFD, &one, 8)
             }
             pthread_mutex_unlock(mutex)

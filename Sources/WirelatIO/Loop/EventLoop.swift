@@ -160,6 +160,8 @@ public final class EventLoop {
                     timerFired = true
                 } else if token == Self.signalToken {
                     var value: UInt64 = 0
+                    // Resets the eventfd's counter; the signal itself is read from
+                    // wl_last_signal, so a failed read (EAGAIN: already reset) loses nothing.
                     _ = Glibc.read(stopSignalFD, &value, 8)
                     onStopSignal?(wl_last_signal())
                 } else {
@@ -177,6 +179,8 @@ public final class EventLoop {
     private func runDueTimers(drain: Bool) {
         if drain {
             var expirations: UInt64 = 0
+            // Resets the timerfd; due timers are found from the clock, not the count, so a
+            // failed read (EAGAIN after a re-arm) loses nothing.
             _ = Glibc.read(timerFD.rawValue, &expirations, 8)
             armedDeadline = .max
         }
@@ -192,6 +196,7 @@ public final class EventLoop {
         if let top = timers.peek() {
             if top.deadline != armedDeadline { arm(top.deadline) }
         } else if armedDeadline != .max {
+            // timerfd_settime fails only for a bad descriptor or value, neither possible here.
             _ = wl_timerfd_settime_ns(timerFD.rawValue, 0, 0)
             armedDeadline = .max
         }
@@ -201,6 +206,7 @@ public final class EventLoop {
         armedDeadline = deadline
         let now = monotonicNanoseconds()
         let delta = deadline > now ? Int64(deadline - now) : 1
+        // timerfd_settime fails only for a bad descriptor or value, neither possible here.
         _ = wl_timerfd_settime_ns(timerFD.rawValue, delta, 0)
     }
 }

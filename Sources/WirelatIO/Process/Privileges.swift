@@ -34,3 +34,7 @@ extension Substring {
         return String(s)
     }
 }
+
+/// This process's effective group id (what net.ipv4.ping_group_range is checked
+/// against). The corresponding C function is `getegid`.
+public func effectiveGroupID() -> UInt32 { getegid() }

@@ -63,25 +63,27 @@ public struct ChildResult: Sendable {
 }
 
 /// Runs `path` with `arguments` to completion, collecting its standard output and error.
+/// The corresponding C functions are `pipe2`, `posix_spawn`, `read` and `waitpid`.
 public func runProcess(_ path: String, _ arguments: [String]) throws(SystemError) -> ChildResult {
-    var ends: [CInt] = [-1, -1]
-    _ = try retrying("pipe") { pipe(&ends) }
-    let readEnd = FileDescriptor(owning: ends[0])
-    _ = fcntl(ends[0], F_SETFD, FD_CLOEXEC)
-    _ = fcntl(ends[1], F_SETFD, FD_CLOEXEC)
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_adddup2(&actions, ends[1], 1)
-    posix_spawn_file_actions_adddup2(&actions, ends[1], 2)
-    var argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) }
-    argv.append(nil)
-    defer { for p in argv { free(p) } }
+    let pipe = try Pipe()
+    let readEnd = pipe.readEnd
     var pid: pid_t = 0
-    let code = posix_spawn(&pid, path, &actions, nil, &argv, environ)
-    _ = close(ends[1])
-    if code != 0 { throw SystemError(call: "posix_spawn(\(path))", errno: code) }
+    do {
+        // Our copy of the write end closes at the end of this block, so the read below
+        // ends when the child's copies do.
+        let writeEnd = pipe.writeEnd
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, writeEnd.rawValue, 1)
+        posix_spawn_file_actions_adddup2(&actions, writeEnd.rawValue, 2)
+        var argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) }
+        argv.append(nil)
+        defer { for p in argv { free(p) } }
+        let code = posix_spawn(&pid, path, &actions, nil, &argv, environ)
+        if code != 0 { throw SystemError(call: "posix_spawn(\(path))", errno: code) }
+    }
     var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 4096)
     while true {
@@ -151,3 +153,9 @@ public func currentExecutablePath() throws(SystemError) -> String {
     let n = try retrying("readlink(/proc/self/exe)") { readlink("/proc/self/exe", &buffer, buffer.count - 1) }
     return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
+
+/// A process id, as the kernel numbers processes.
+public typealias ProcessID = pid_t
+
+/// This process's id. The corresponding C function is `getpid`.
+public func currentProcessID() -> ProcessID { getpid() }

@@ -3,6 +3,7 @@
 /// Closes every descriptor above 2 except `keep`, as a daemon does after it starts: a
 /// descriptor it inherited (a parent's pipe or socket) would otherwise stay open as long
 /// as it runs, and whoever waits for that descriptor's end would wait for the daemon.
+/// The corresponding C functions are `readdir` (of /proc/self/fd) and `close`.
 public func closeInheritedDescriptors(keeping keep: Set<CInt>) {
     var inherited: [CInt] = []
     if let dir = opendir("/proc/self/fd") {
@@ -15,11 +16,13 @@ public func closeInheritedDescriptors(keeping keep: Set<CInt>) {
         }
         closedir(dir)
     }
-    for fd in inherited { _ = close(fd) }
+    for fd in inherited { _ = FileDescriptor(owning: fd) }
 }
 
 /// Raises the soft limit on open descriptors to the hard limit, so a server
-/// can hold thousands of connections. Returns the new soft limit.
+/// can hold thousands of connections. Returns the new soft limit. The corresponding C
+/// functions are `getrlimit` and `setrlimit`; should the raise fail, the second
+/// `getrlimit` reports the limit that stands.
 @discardableResult
 public func raiseDescriptorLimit() -> Int {
     var limit = rlimit()
@@ -32,7 +35,8 @@ public func raiseDescriptorLimit() -> Int {
     return Int(clamping: limit.rlim_cur)
 }
 
-/// Number of descriptors this process has open (from /proc/self/fd).
+/// Number of descriptors this process has open (from /proc/self/fd). The corresponding
+/// C functions are `opendir` and `readdir`.
 public func openDescriptorCount() -> Int {
     guard let dir = opendir("/proc/self/fd") else { return -1 }
     defer { closedir(dir) }

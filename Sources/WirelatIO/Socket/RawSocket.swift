@@ -17,6 +17,9 @@ public final class RawSocket {
         case ping
     }
 
+    /// The owner; nil once closed.
+    private var descriptor: FileDescriptor?
+    /// The descriptor's number, lent for calls; -1 once closed.
     public private(set) var rawValue: CInt
     public let family: CInt
     public let kind: Kind
@@ -26,24 +29,25 @@ public final class RawSocket {
 
     /// Opens the socket. The corresponding C function is `socket`.
     public init(family: CInt, kind: Kind, protocolNumber: CInt) throws(SystemError) {
-        rawValue = try retrying("socket") { wl_probe_socket(family, kind == .raw ? 1 : 0, protocolNumber) }
+        let fd = try retrying("socket") { wl_probe_socket(family, kind == .raw ? 1 : 0, protocolNumber) }
+        descriptor = FileDescriptor(owning: fd)
+        rawValue = fd
         self.family = family
         self.kind = kind
         self.protocolNumber = protocolNumber
     }
 
-    deinit { close() }
-
+    /// Closes now rather than when the last reference goes. The corresponding C function is `close`.
     public func close() {
-        guard rawValue >= 0 else { return }
-        _ = Glibc.close(rawValue)
+        descriptor = nil
         rawValue = -1
     }
 
     /// Whether received datagrams start with an IPv4 header.
     public var includesIPv4Header: Bool { kind == .raw && family == AF_INET }
 
-    /// SO_TIMESTAMPING with software RX and TX stamps; false (and no timestamps) when refused.
+    /// SO_TIMESTAMPING with software RX and TX stamps; false (and no timestamps) when
+    /// refused. The corresponding C function is `setsockopt`.
     @discardableResult
     public func enableTimestamps() -> Bool {
         var flags = CInt(bitPattern: WL_TSFLAGS_SOFTWARE)
@@ -52,12 +56,14 @@ public final class RawSocket {
         return timestamps
     }
 
-    /// Asks for each datagram's TTL or hop limit (IP_RECVTTL, IPV6_RECVHOPLIMIT).
+    /// Asks for each datagram's TTL or hop limit (IP_RECVTTL, IPV6_RECVHOPLIMIT). The
+    /// corresponding C function is `setsockopt`.
     public func requestHopLimit() throws(SystemError) {
         _ = try retrying("setsockopt(IP_RECVTTL)") { wl_probe_request_hop_limit(rawValue, family) }
     }
 
     /// Lets only echo replies through (ICMP_FILTER, ICMP6_FILTER); raw ICMP sockets only.
+    /// The corresponding C function is `setsockopt`.
     public func filterEchoReplies() throws(SystemError) {
         _ = try retrying("setsockopt(ICMP_FILTER)") { wl_probe_filter_echo_replies(rawValue, family) }
     }
@@ -100,7 +106,8 @@ public final class RawSocket {
     }
 
     /// Drains the error queue (MSG_ERRQUEUE) and returns the latest TX software
-    /// timestamp found there (ns since the epoch, CLOCK_REALTIME), or nil.
+    /// timestamp found there (ns since the epoch, CLOCK_REALTIME), or nil. The
+    /// corresponding C function is `recvmsg(MSG_ERRQUEUE)`; it ends the drain with EAGAIN.
     public func drainErrorQueue() -> Int64? {
         var latest: Int64?
         var scratch = [UInt8](repeating: 0, count: 256)
@@ -116,7 +123,7 @@ public final class RawSocket {
     }
 
     /// Waits until a datagram (or an error-queue entry) is ready, `stopFD` fires, or
-    /// `timeoutNanoseconds` passes.
+    /// `timeoutNanoseconds` passes. The corresponding C function is `ppoll`.
     public func waitReadable(timeoutNanoseconds: UInt64, stopFD: CInt) -> ProbeWait {
         probeWait(fd: rawValue, events: WL_POLLIN, stopFD: stopFD, timeoutNanoseconds: timeoutNanoseconds)
     }
@@ -169,13 +176,15 @@ public extension SocketAddress {
 
 public extension TCPSocket {
     /// The kernel's handshake RTT sample after a connect: TCP_INFO's tcpi_rtt (µs), in ns.
+    /// The corresponding C function is `getsockopt(TCP_INFO)`.
     func kernelRTTNanoseconds() -> UInt64? {
         var us: UInt32 = 0
         guard wl_probe_tcp_rtt_us(rawValue, &us) == 0, us > 0 else { return nil }
         return UInt64(us) * 1000
     }
 
-    /// Waits for readability (`writable` false) or writability, or `stopFD`, at most `timeoutNanoseconds`.
+    /// Waits for readability (`writable` false) or writability, or `stopFD`, at most
+    /// `timeoutNanoseconds`. The corresponding C function is `ppoll`.
     func wait(writable: Bool, timeoutNanoseconds: UInt64, stopFD: CInt) -> ProbeWait {
         probeWait(fd: rawValue, events: writable ? WL_POLLOUT : WL_POLLIN, stopFD: stopFD, timeoutNanoseconds: timeoutNanoseconds)
     }

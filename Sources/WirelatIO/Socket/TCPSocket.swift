@@ -3,21 +3,20 @@ import CWirelatShim
 
 /// A non-blocking, close-on-exec TCP socket and the calls made on it.
 public final class TCPSocket {
-    /// The descriptor, or -1 once closed.
+    /// The owner; nil once closed.
+    private var descriptor: FileDescriptor?
+    /// The descriptor's number, lent for event-loop registration and calls; -1 once closed.
     public private(set) var rawValue: CInt
 
     init(owning raw: CInt) {
+        descriptor = FileDescriptor(owning: raw)
         rawValue = raw
     }
 
-    deinit {
-        close()
-    }
-
     /// Closes now rather than when the last reference goes. Deregister from the loop first.
+    /// The corresponding C function is `close`.
     public func close() {
-        guard rawValue >= 0 else { return }
-        _ = Glibc.close(rawValue)
+        descriptor = nil
         rawValue = -1
     }
 
@@ -80,11 +79,14 @@ public final class TCPSocket {
         try retryingNonBlocking("send") { Glibc.send(rawValue, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL)) }
     }
 
+    /// Sets an integer socket option. The corresponding C function is `setsockopt`.
     public func setOption(_ level: CInt, _ name: CInt, _ value: CInt, _ call: StaticString) throws(SystemError) {
         var v = value
         _ = try retrying(call) { setsockopt(rawValue, level, name, &v, socklen_t(MemoryLayout<CInt>.size)) }
     }
 
+    /// An integer socket option, -1 if the kernel refuses to say. The corresponding C
+    /// function is `getsockopt`.
     public func intOption(_ level: CInt, _ name: CInt) -> Int {
         var v: CInt = 0
         var length = socklen_t(MemoryLayout<CInt>.size)
@@ -119,11 +121,16 @@ public final class TCPSocket {
         _ = try retrying("setsockopt(SO_SNDTIMEO)") { setsockopt(rawValue, SOL_SOCKET, SO_SNDTIMEO, &tv, size) }
     }
 
+    /// Sends a FIN after what is queued. The corresponding C function is
+    /// `shutdown(SHUT_WR)`; it fails only for a socket that is not connected (ENOTCONN),
+    /// which has nothing to end.
     public func shutdownWrite() {
         _ = Glibc.shutdown(rawValue, CInt(SHUT_WR))
     }
 
-    /// Closes with an RST instead of a FIN (SO_LINGER 0), for tests of abrupt resets.
+    /// Closes with an RST instead of a FIN (SO_LINGER 0), for tests of abrupt resets. The
+    /// corresponding C function is `setsockopt(SO_LINGER)`, which cannot fail on an open
+    /// TCP socket.
     public func setLingerZero() {
         var l = linger(l_onoff: 1, l_linger: 0)
         _ = setsockopt(rawValue, SOL_SOCKET, SO_LINGER, &l, socklen_t(MemoryLayout<linger>.size))
@@ -138,6 +145,8 @@ public final class TCPSocket {
         return ok ? SocketAddress(storage: storage, length: length) : nil
     }
 
+    /// The connected peer's address. The corresponding C function is `getpeername`.
     public var peerAddress: SocketAddress? { address { getpeername($0, $1, $2) } }
+    /// The address this socket is bound to. The corresponding C function is `getsockname`.
     public var localAddress: SocketAddress? { address { getsockname($0, $1, $2) } }
 }

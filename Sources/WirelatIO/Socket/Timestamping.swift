@@ -3,7 +3,8 @@ import CWirelatShim
 
 /// Kernel software timestamps on a socket, Linux Documentation/networking/timestamping.rst.
 public extension TCPSocket {
-    /// SO_TIMESTAMPING with software RX and TX stamps, OPT_ID and OPT_TSONLY.
+    /// SO_TIMESTAMPING with software RX and TX stamps, OPT_ID and OPT_TSONLY. The
+    /// corresponding C function is `setsockopt`.
     func enableSoftwareTimestamps() throws(SystemError) {
         try setOption(SOL_SOCKET, WL_SO_TIMESTAMPING, CInt(bitPattern: WL_TSFLAGS_SOFTWARE), "setsockopt(SO_TIMESTAMPING)")
     }
@@ -23,7 +24,8 @@ public extension TCPSocket {
     }
 
     /// Drains the error queue (MSG_ERRQUEUE) and returns the latest TX
-    /// software timestamp found there, or nil.
+    /// software timestamp found there, or nil. The corresponding C function is
+    /// `recvmsg(MSG_ERRQUEUE)`; it ends the drain with EAGAIN.
     func drainTransmitTimestamps(control: UnsafeMutableRawBufferPointer) -> Int64? {
         var latest: Int64?
         var scratch: UInt8 = 0

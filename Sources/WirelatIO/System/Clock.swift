@@ -32,3 +32,11 @@ public func localUTCOffset(at secondsSinceEpoch: Int64) -> Int {
     guard localtime_r(&t, &parts) != nil else { return 0 }
     return parts.tm_gmtoff
 }
+
+/// Sleeps the calling thread for `nanoseconds`, however often a signal interrupts it.
+/// The corresponding C function is `nanosleep`.
+public func sleep(nanoseconds: UInt64) {
+    var request = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
+    var remaining = timespec()
+    while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
+}

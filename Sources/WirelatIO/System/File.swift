@@ -18,7 +18,7 @@ public func outputFileProblem(_ path: String) -> String? {
         case S_IFREG:
             let fd = Glibc.open(path, O_WRONLY | O_CLOEXEC | O_NONBLOCK)
             if fd < 0 { return String(cString: strerror(errno)) }
-            _ = Glibc.close(fd)
+            _ = FileDescriptor(owning: fd)
             return nil
         default:
             return nil
@@ -37,7 +37,9 @@ public func outputFileProblem(_ path: String) -> String? {
         }
         return String(cString: strerror(openError))
     }
-    _ = Glibc.close(fd)
+    _ = FileDescriptor(owning: fd)
+    // The probe file is ours and empty; should it stay (the directory made read-only
+    // meanwhile), the command's own write replaces it.
     _ = unlink(path)
     return nil
 }
@@ -55,32 +57,20 @@ private func parentDirectory(of path: String) -> String {
 /// functions are `open`, `write` and `close`; a failed `close` (NFS, a full quota) is
 /// reported too, since the bytes may not have reached the file.
 public func writeFile(_ bytes: UnsafeRawBufferPointer, to path: String) throws(SystemError) {
-    let fd = try retrying("open") { Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
-    do {
-        try writeFully(fd, bytes)
-    } catch {
-        _ = Glibc.close(fd)
-        throw error
-    }
-    if Glibc.close(fd) != 0 { throw SystemError(call: "close", errno: errno) }
-}
-
-/// Writes all of `bytes` to a blocking descriptor. The corresponding C function is `write`.
-public func writeFully(_ fd: CInt, _ bytes: UnsafeRawBufferPointer) throws(SystemError) {
-    var done = 0
-    while done < bytes.count {
-        done += try retrying("write") { Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done) }
-    }
+    let fd = FileDescriptor(owning: try retrying("open") { Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) })
+    try fd.writeAll(bytes)
+    try fd.close()
 }
 
 /// Writes bytes to standard output, whole. Returns false once the reader has
-/// gone (EPIPE), so a pipe into `head` ends quietly.
+/// gone (EPIPE), so a pipe into `head` ends quietly. The corresponding C function is `write`.
 @discardableResult
 public func writeStandardOutput(_ bytes: UnsafeRawBufferPointer) -> Bool {
-    (try? writeFully(1, bytes)) != nil
+    (try? writeAll(1, bytes)) != nil
 }
 
-/// Opens (creates or truncates) a file for writing; -1 on failure.
+/// Opens (creates or truncates) a file for writing; -1 on failure. The corresponding C
+/// function is `open`.
 public func openForWriting(_ path: String) -> CInt {
     Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
 }
@@ -88,24 +78,27 @@ public func openForWriting(_ path: String) -> CInt {
 /// Writes all of `bytes` to `fd` and empties it; false if the write failed.
 @discardableResult
 public func writeAll(_ fd: CInt, _ bytes: inout [UInt8]) -> Bool {
-    let ok = bytes.withUnsafeBytes { (try? writeFully(fd, $0)) != nil }
+    let ok = bytes.withUnsafeBytes { (try? writeAll(fd, $0)) != nil }
     bytes.removeAll(keepingCapacity: true)
     return ok
 }
 
+/// Closes a descriptor `openForWriting` gave. The corresponding C function is `close`;
+/// its failure is not reported, as `writeAll`'s is not.
 public func closeDescriptor(_ fd: CInt) {
-    _ = Glibc.close(fd)
+    _ = FileDescriptor(owning: fd)
 }
 
-/// A whole small file (at most 1 MiB) as text, nil if it cannot be read.
+/// A whole small file (at most 1 MiB) as text, nil if it cannot be read. The
+/// corresponding C functions are `open` and `read`.
 public func readSmallFile(_ path: String) -> String? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { return nil }
-    defer { close(fd) }
+    let file = FileDescriptor(owning: fd)
     var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 16384)
     while bytes.count < 1 << 20 {
-        let n = Glibc.read(fd, &chunk, chunk.count)
+        let n = chunk.withUnsafeMutableBytes { Glibc.read(file.rawValue, $0.baseAddress, $0.count) }
         if n < 0 && errno == EINTR { continue }
         if n < 0 { return nil }
         if n == 0 { break }
@@ -115,33 +108,87 @@ public func readSmallFile(_ path: String) -> String? {
 }
 
 /// Writes `text` to `path` through a temporary file and rename(2), so a reader sees the
-/// old contents or the new, never a mix.
+/// old contents or the new, never a mix. The corresponding C functions are `open`,
+/// `write`, `close` and `rename`.
 public func replaceFile(_ path: String, with text: String) throws(SystemError) {
     let temporary = path + ".tmp"
-    let fd = try naming("open(\(temporary))") { () throws(SystemError) in
-        try retrying("open") { open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
-    }
-    var bytes = Array(text.utf8)
-    let count = bytes.count
-    var done = 0
-    while done < count {
-        let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + done, count - done) }
-        if n < 0 {
-            let code = errno
-            if code == EINTR { continue }
-            _ = close(fd)
-            throw SystemError(call: "write(\(temporary))", errno: code)
-        }
-        done += n
-    }
-    bytes.removeAll()
-    _ = close(fd)
+    let fd = try FileDescriptor.create(temporary)
+    do { try fd.writeAll(Array(text.utf8)) } catch { throw SystemError(call: "write(\(temporary))", errno: error.errno) }
+    do { try fd.close() } catch { throw SystemError(call: "close(\(temporary))", errno: error.errno) }
     _ = try naming("rename(\(temporary))") { () throws(SystemError) in try retrying("rename") { rename(temporary, path) } }
 }
 
-/// True when `path` is a directory this process may write into.
+/// True when `path` is a directory this process may write into. The corresponding C
+/// functions are `stat` and `access`.
 public func isWritableDirectory(_ path: String) -> Bool {
     var st = stat()
     guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { return false }
     return access(path, W_OK) == 0
+}
+
+/// True when `path` exists (whatever this process may do with it). The corresponding C
+/// function is `access(F_OK)`.
+public func fileExists(_ path: String) -> Bool {
+    access(path, F_OK) == 0
+}
+
+/// What `isAccessible` asks of a file, as access(2)'s mode.
+public struct FileAccess: OptionSet, Sendable {
+    public let rawValue: CInt
+    public init(rawValue: CInt) { self.rawValue = rawValue }
+    public static let read = FileAccess(rawValue: R_OK)
+    public static let write = FileAccess(rawValue: W_OK)
+    public static let execute = FileAccess(rawValue: X_OK)
+}
+
+/// True when this process may do all of `mode` with `path`. The corresponding C function
+/// is `access`.
+public func isAccessible(_ path: String, _ mode: FileAccess) -> Bool {
+    access(path, mode.rawValue) == 0
+}
+
+/// Makes `path` and any missing directory above it (`mkdir -p`). The corresponding C
+/// function is `mkdir`.
+public func createDirectories(_ path: String, permissions: mode_t = 0o755) throws(SystemError) {
+    var prefix = path.hasPrefix("/") ? "" : "."
+    for component in path.split(separator: "/") {
+        prefix += "/" + component
+        if mkdir(prefix, permissions) != 0 {
+            let code = errno
+            var info = stat()
+            if code == EEXIST && stat(prefix, &info) == 0 && info.st_mode & S_IFMT == S_IFDIR { continue }
+            throw SystemError(call: "mkdir(\(prefix))", errno: code)
+        }
+    }
+}
+
+/// Removes `path` and, for a directory, everything in it (`rm -r`); a missing `path` is
+/// no error. The corresponding C functions are `unlink` and `rmdir`.
+public func removeTree(_ path: String) throws(SystemError) {
+    var info = stat()
+    if lstat(path, &info) != 0 {
+        if errno == ENOENT { return }
+        throw SystemError(call: "lstat(\(path))", errno: errno)
+    }
+    if info.st_mode & S_IFMT == S_IFDIR {
+        for name in try directoryEntries(path) { try removeTree(path + "/" + name) }
+        _ = try naming("rmdir(\(path))") { () throws(SystemError) in try retrying("rmdir") { rmdir(path) } }
+    } else {
+        _ = try naming("unlink(\(path))") { () throws(SystemError) in try retrying("unlink") { unlink(path) } }
+    }
+}
+
+/// The names in the directory `path`, without `.` and `..`. The corresponding C functions
+/// are `opendir` and `readdir`.
+public func directoryEntries(_ path: String) throws(SystemError) -> [String] {
+    guard let dir = opendir(path) else { throw SystemError(call: "opendir(\(path))", errno: errno) }
+    defer { closedir(dir) }
+    var names: [String] = []
+    while let entry = readdir(dir) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        if name != "." && name != ".." { names.append(name) }
+    }
+    return names
 }

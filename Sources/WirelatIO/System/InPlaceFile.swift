@@ -7,18 +7,19 @@
 /// ends).
 public final class InPlaceFile {
     public let path: String
-    private let descriptor: DescriptorBox
+    private let descriptor: FileDescriptor
     private var length = 0
 
+    /// Creates `path` afresh. The corresponding C functions are `unlink` and `open`.
     public init(path: String) throws(SystemError) {
         self.path = path
+        // A new inode rather than the old file's: a reader that still has the old one
+        // open keeps what it had. A missing file is the usual case, not a failure.
         _ = unlink(path)
-        let fd = try naming("open(\(path))") { () throws(SystemError) in
-            try retrying("open") { open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
-        }
-        descriptor = DescriptorBox(owning: fd)
+        descriptor = try FileDescriptor.open(path, O_RDWR | O_CREAT | O_TRUNC)
     }
 
+    /// Writes `text`, padded. The corresponding C functions are `pwrite` and `ftruncate`.
     public func overwrite(_ text: String) throws(SystemError) {
         var bytes = Array(text.utf8)
         let padded = (bytes.count + 4095) / 4096 * 4096

@@ -23,24 +23,26 @@ public final class MappedFile {
         guard status.st_mode & S_IFMT == S_IFREG else { return nil }
         guard let length = Int(exactly: status.st_size), length > 0 else {
             // mmap refuses a zero length; an empty file is an empty buffer.
-            return MappedFile(bytes: UnsafeRawBufferPointer(start: nil, count: 0), slot: -1, descriptor: -1)
+            return MappedFile(bytes: UnsafeRawBufferPointer(start: nil, count: 0), slot: -1, descriptor: nil)
         }
         let address = mmap(nil, length, PROT_READ, MAP_PRIVATE, descriptor, 0)
         if address == MAP_FAILED {
             throw SystemError(call: "mmap", errno: errno)
         }
         guard let address else { throw SystemError(call: "mmap", errno: EINVAL) }
-        // Read-ahead for a front-to-back pass; pages behind are dropped first.
+        // Read-ahead for a front-to-back pass; pages behind are dropped first. Only advice:
+        // should the kernel refuse it, the file is read all the same.
         _ = madvise(address, length, MADV_SEQUENTIAL)
         let slot = wl_mapping_guard(address, length)
         let copy = fcntl(descriptor, F_DUPFD_CLOEXEC, 0)
         if slot < 0 || copy < 0 {
             wl_mapping_unguard(slot)
-            if copy >= 0 { close(copy) }
-            munmap(address, length)
+            if copy >= 0 { _ = FileDescriptor(owning: copy) }
+            // munmap of a mapping just made cannot fail.
+            _ = munmap(address, length)
             return nil
         }
-        return MappedFile(bytes: UnsafeRawBufferPointer(start: address, count: length), slot: slot, descriptor: copy)
+        return MappedFile(bytes: UnsafeRawBufferPointer(start: address, count: length), slot: slot, descriptor: FileDescriptor(owning: copy))
     }
 
     /// Opens `path` read-only and maps it. nil when it is not a regular file.
@@ -50,17 +52,19 @@ public final class MappedFile {
         return try map(descriptor: fd.rawValue)
     }
 
-    private init(bytes: UnsafeRawBufferPointer, slot: CInt, descriptor: CInt) {
+    private init(bytes: UnsafeRawBufferPointer, slot: CInt, descriptor: consuming FileDescriptor?) {
         self.bytes = bytes
         self.slot = slot
+        descriptorNumber = descriptor?.rawValue ?? -1
         self.descriptor = descriptor
     }
 
     /// The SIGBUS guard's slot for this mapping.
     private let slot: CInt
     /// A copy of the file's descriptor, for the length check of ``isIntact(through:)``;
-    /// -1 for an empty file.
-    private let descriptor: CInt
+    /// nil for an empty file.
+    private let descriptor: FileDescriptor?
+    private let descriptorNumber: CInt
     /// Pages before this offset have been read once by ``isIntact(through:)``.
     private var touchedUpTo = 0
     /// Set when the file was found shorter than the mapping.
@@ -94,7 +98,7 @@ public final class MappedFile {
         }
         if touchedUpTo >= bytes.count {
             var status = stat()
-            shrank = fstat(descriptor, &status) != 0 || Int(status.st_size) < bytes.count
+            shrank = fstat(descriptorNumber, &status) != 0 || Int(status.st_size) < bytes.count
         }
     }
 
@@ -113,14 +117,15 @@ public final class MappedFile {
         let end = (UInt(bitPattern: base) + UInt(min(max(0, offset), bytes.count))) & ~UInt(page - 1)
         let alignedStart = (start + UInt(page - 1)) & ~UInt(page - 1)
         guard end > alignedStart else { return }
+        // Only a saving: pages the kernel keeps mapped are read the same.
         _ = madvise(UnsafeMutableRawPointer(bitPattern: alignedStart), Int(end - alignedStart), MADV_DONTNEED)
         releasedUpTo = Int(end - UInt(bitPattern: base))
     }
 
     deinit {
         wl_mapping_unguard(slot)
-        if descriptor >= 0 { _ = Glibc.close(descriptor) }
         if let base = bytes.baseAddress {
+            // munmap of our own whole mapping cannot fail.
             _ = munmap(UnsafeMutableRawPointer(mutating: base), bytes.count)
         }
     }

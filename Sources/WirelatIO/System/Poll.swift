@@ -48,6 +48,7 @@ public func probeSleep(until deadline: UInt64, stopFD: CInt) -> Bool {
             }
         } else {
             var ts = timespec(tv_sec: Int((deadline - now) / 1_000_000_000), tv_nsec: Int((deadline - now) % 1_000_000_000))
+            // Interrupted (EINTR), the loop sleeps again for what is left.
             _ = nanosleep(&ts, nil)
         }
     }

@@ -69,3 +69,21 @@ public func naming<T>(_ call: @autoclosure () -> String, _ body: () throws(Syste
         throw SystemError(call: call(), errno: error.errno)
     }
 }
+
+/// The `errno` values callers above WirelatIO test for, named as swift-system's `Errno`
+/// names them, so those callers need not import Glibc.
+public enum Errno {
+    public static let interrupted: CInt = EINTR
+    public static let ioError: CInt = EIO
+    public static let noSpace: CInt = ENOSPC
+    public static let tooManyOpenFiles: CInt = EMFILE
+    public static let tooManyOpenFilesInSystem: CInt = ENFILE
+    public static let addressFamilyNotSupported: CInt = EAFNOSUPPORT
+    public static let addressInUse: CInt = EADDRINUSE
+    public static let connectionRefused: CInt = ECONNREFUSED
+    public static let timedOut: CInt = ETIMEDOUT
+
+    /// The C library's text for `code` ("Connection refused"). The corresponding C
+    /// function is `strerror`.
+    public static func description(_ code: CInt) -> String { String(cString: strerror(code)) }
+}

@@ -4,7 +4,7 @@
 /// removed when the test is over so a server leaves nothing behind on its disk.
 public final class TestDataFile {
     public let path: String
-    public let descriptor: DescriptorBox
+    public let descriptor: FileDescriptor
     /// Bytes the kernel accepted, so far.
     public private(set) var bytesWritten: UInt64 = 0
     private var removed = false
@@ -13,13 +13,21 @@ public final class TestDataFile {
     public init(creating path: String) throws(SystemError) {
         let fd = try retrying("open") { Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
         self.path = path
-        descriptor = DescriptorBox(owning: fd)
+        descriptor = FileDescriptor(owning: fd)
     }
 
     /// Appends all of `chunk`.
     public func write(_ chunk: UnsafeRawBufferPointer) throws(SystemError) {
-        try writeFully(descriptor.rawValue, chunk)
+        try descriptor.writeAll(chunk)
         bytesWritten += UInt64(chunk.count)
+    }
+
+    /// The fsync(2) of this file, to run on a `BlockingCallPool` thread: it returns fsync's
+    /// result, -1 with `errno` set on failure. Whoever submits it keeps this object alive
+    /// until it completes, so the descriptor stays open meanwhile.
+    public var fsyncCall: BlockingCallPool.Call {
+        let fd = descriptor.rawValue
+        return { Int64(Glibc.fsync(fd)) }
     }
 
     /// Removes the file's name; its space is freed once the descriptor closes (an fsync
