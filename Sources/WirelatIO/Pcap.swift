@@ -24,6 +24,9 @@ public struct PcapError: Error, CustomStringConvertible, Sendable {
     }
 
     public var description: String { message }
+
+    /// A live capture's interface was deleted, in libpcap's words for it.
+    public static let interfaceDisappeared = PcapError(.other, "reading packets: The interface disappeared")
 }
 
 /// One libpcap handle, live or offline, closed on deinit. Packets are only lent
@@ -36,11 +39,15 @@ public final class PcapHandle {
     public let isLive: Bool
     /// The file an offline handle reads ("-" for standard input); nil for a live one.
     public let path: String?
+    /// The index of the interface a live capture was opened on, in this process's
+    /// network namespace; nil for `any`, pseudo-devices without an index, and files.
+    public let interfaceIndex: UInt32?
 
-    private init(handle: OpaquePointer, isLive: Bool, path: String? = nil) {
+    private init(handle: OpaquePointer, isLive: Bool, path: String? = nil, interfaceIndex: UInt32? = nil) {
         self.handle = handle
         self.isLive = isLive
         self.path = path
+        self.interfaceIndex = interfaceIndex
         linkType = LinkType(rawValue: UInt32(bitPattern: pcap_datalink(handle)))
         nanosecond = pcap_get_tstamp_precision(handle) == Int32(PCAP_TSTAMP_PRECISION_NANO)
     }
@@ -98,7 +105,27 @@ public final class PcapHandle {
                 throw PcapError(.device, "cannot capture on \(interface): \(detail)")
             }
         }
-        return PcapHandle(handle: h, isLive: true)
+        let index = if_nametoindex(interface)
+        return PcapHandle(handle: h, isLive: true, interfaceIndex: index == 0 ? nil : index)
+    }
+
+    /// Whether the interface this live capture was opened on is gone: no interface
+    /// has its index any more (a new one with the same name has another index; a
+    /// renamed one keeps it, and the capture with it).
+    ///
+    /// libpcap learns of a deleted interface from one socket error (ENETDOWN), which
+    /// the kernel raises once, when the interface goes down on its way out, and which
+    /// reading it clears. libpcap then looks the interface up by name (SIOCGIFFLAGS):
+    /// while the kernel is still unregistering it, or when it was set down before it
+    /// was deleted, the lookup succeeds, libpcap takes the error for "went down" and
+    /// carries on, and the deletion raises nothing more: the capture would wait
+    /// forever on a socket that receives nothing. Callers ask this property
+    /// periodically instead.
+    /// The corresponding C function is `if_indextoname`.
+    public var interfaceVanished: Bool {
+        guard let interfaceIndex else { return false }
+        var name = [CChar](repeating: 0, count: Int(IF_NAMESIZE) + 1)
+        return if_indextoname(interfaceIndex, &name) == nil && errno == ENXIO
     }
 
     /// Compiles a BPF filter (tcpdump's expression syntax) for this handle's link

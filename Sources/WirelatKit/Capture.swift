@@ -113,6 +113,28 @@ public final class CaptureSession {
         }
     }
 
+    /// How often a live capture checks that its interface still exists.
+    static let interfaceCheckNanoseconds: UInt64 = 200_000_000
+
+    /// Ends a live capture whose interface was deleted, as libpcap's own error does,
+    /// after handing over the packets still in the ring: `PcapHandle.interfaceVanished`
+    /// says why libpcap alone does not always notice.
+    private func watchInterface(_ loop: EventLoop) {
+        loop.schedule(after: Self.interfaceCheckNanoseconds) { [weak self] in
+            guard let self else { return }
+            guard self.handle.interfaceVanished else {
+                self.watchInterface(loop)
+                return
+            }
+            if self.remaining != 0 {
+                _ = try? self.handle.dispatch(limit: self.remaining) { self.handle($0) }
+                self.configuration.onBatch()
+            }
+            if self.outcome.error == nil { self.outcome.error = .interfaceDisappeared }
+            loop.stop()
+        }
+    }
+
     private func runOffline() {
         do {
             while remaining != 0 {
@@ -156,6 +178,7 @@ public final class CaptureSession {
             if let tick = configuration.tickNanoseconds {
                 scheduleTick(loop, at: monotonicNanoseconds() &+ tick, every: tick)
             }
+            if handle.interfaceIndex != nil { watchInterface(loop) }
             try loop.run()
             loop.deregister(fd)
         } catch let e as PcapError {
