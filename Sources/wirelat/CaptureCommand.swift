@@ -148,6 +148,16 @@ struct CaptureCommand: ParsableCommand {
             readerGone = !output.withUnsafeBytes { writeStandardOutput($0) }
             output.removeAll(keepingCapacity: true)
         }
+        // Every interval goes out as it closes: a packet after a long gap closes many.
+        func emitInterval(_ line: String) {
+            output.append(contentsOf: line.utf8)
+            if output.count >= 1 << 16 { flush() }
+        }
+        let statsInterval = stats ?? ""
+        func skippedIntervals(_ gap: TcpStatAccumulator.SkippedIntervals) {
+            flush()
+            complain("\(gap.count) empty \(statsInterval) intervals skipped between \(formatFixed(gap.fromSeconds, 6)) and \(formatFixed(gap.toSeconds, 6)) s since the epoch (timestamps jumped ahead)")
+        }
         let live = interface != nil
         var rttConfiguration = RTTConfiguration()
         rttConfiguration.maximumFlows = maxFlows ?? 100_000
@@ -199,7 +209,7 @@ struct CaptureCommand: ParsableCommand {
                 if printing { printer.print(packet, into: &output) }
                 if tracingRTT { engine.process(packet) }
                 if tcpstat != nil {
-                    tcpstat!.add(classifier.classify(packet)) { line in output.append(contentsOf: line.utf8) }
+                    tcpstat!.add(classifier.classify(packet), emit: emitInterval, skipped: skippedIntervals)
                 }
                 if output.count >= 1 << 16 { flush() }
             }

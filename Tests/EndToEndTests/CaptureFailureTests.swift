@@ -114,3 +114,51 @@ struct CaptureFailureEndToEnd {
         #expect(!pair.exists, "namespace \(pair.serverNamespace) or \(pair.clientNamespace) was left behind")
     }
 }
+
+@Suite("wirelat capture: input it must not choke on", .timeLimit(.minutes(2)))
+struct CaptureInputEndToEnd {
+    @Test("-r FILE --stats 1s with a timestamp 10 years ahead: within 20 s, three lines, and one line on stderr counting the empty intervals skipped")
+    func statsAcrossTenYears() async throws {
+        let dir = try ScratchDirectory("cap-jump")
+        defer { dir.remove() }
+        let input = dir.file("jump.pcap")
+        let t0: UInt32 = 1_700_000_000
+        let tenYears: UInt32 = 315_360_000
+        let frame = SyntheticPcap.ipv4UDPFrame(payloadBytes: 10)
+        try SyntheticPcap(linkType: 1, records: [(t0, 0, frame), (t0 + 1, 0, frame), (t0 + tenYears, 0, frame), (t0 + tenYears + 1, 0, frame)])
+            .data.write(to: URL(fileURLWithPath: input))
+        let run = try await runWirelatUTC(["capture", "-r", input, "--stats", "1s"], in: dir, timeout: .seconds(20))
+        #expect(run.succeeded, "\(run.summary)")
+        let printed = lines(run.stdout)
+        #expect(printed.count == 3 && printed.allSatisfy { $0.hasPrefix("Time:") }, "stdout:\n\(run.stdout.prefix(1000))")
+        #expect(run.stderrLines == ["wirelat: 315359998 empty 1s intervals skipped between 1700000001.000000 and 2015359999.000000 s since the epoch (timestamps jumped ahead)"],
+                "stderr:\n\(run.stderr)")
+    }
+}
+
+/// A classic microsecond pcap in this host's byte order, made here rather than captured,
+/// for input no capture would hold: foreign link types, timestamps that jump.
+struct SyntheticPcap {
+    let linkType: UInt32
+    let records: [(seconds: UInt32, microseconds: UInt32, frame: [UInt8])]
+
+    var data: Data {
+        var out = Data()
+        func put<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) } }
+        put(UInt32(0xa1b2_c3d4)); put(UInt16(2)); put(UInt16(4)); put(Int32(0)); put(UInt32(0)); put(UInt32(65535)); put(linkType)
+        for record in records {
+            put(record.seconds); put(record.microseconds); put(UInt32(record.frame.count)); put(UInt32(record.frame.count))
+            out.append(contentsOf: record.frame)
+        }
+        return out
+    }
+
+    /// An Ethernet frame: IPv4 10.0.0.1 → 10.0.0.2, UDP 1024 → 9, `payloadBytes` of zeros.
+    static func ipv4UDPFrame(payloadBytes: Int) -> [UInt8] {
+        let ipLength = 20 + 8 + payloadBytes
+        var frame: [UInt8] = [2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00]
+        frame += [0x45, 0, UInt8(ipLength >> 8), UInt8(ipLength & 0xFF), 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]
+        frame += [0x04, 0x00, 0x00, 0x09, UInt8((8 + payloadBytes) >> 8), UInt8((8 + payloadBytes) & 0xFF), 0, 0]
+        return frame + [UInt8](repeating: 0, count: payloadBytes)
+    }
+}
