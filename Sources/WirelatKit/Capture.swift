@@ -86,7 +86,13 @@ public final class CaptureSession {
 
     public func run() -> CaptureOutcome {
         if handle.isLive { runLive() } else { runOffline() }
-        dumper?.flush()
+        if let dumper {
+            do {
+                try dumper.flush()
+            } catch {
+                stopWriting(error)
+            }
+        }
         return outcome
     }
 
@@ -96,9 +102,30 @@ public final class CaptureSession {
     }
 
     private func handle(_ packet: borrowing CapturedPacket) {
+        if writeFailed { return }
         outcome.packets += 1
-        dumper?.write(packet)
+        if let dumper {
+            do {
+                try dumper.write(packet)
+            } catch {
+                stopWriting(error)
+                return
+            }
+        }
         configuration.onPacket(packet)
+    }
+
+    /// Set once `-w` cannot write: the capture stops, and its count is what the file holds.
+    private var writeFailed = false
+
+    /// A write error ends the capture (a full disk, say): the packets counted are
+    /// the ones the file holds, and the error is the outcome's.
+    private func stopWriting(_ error: PcapError) {
+        writeFailed = true
+        outcome.packets = dumper?.recordsWritten ?? outcome.packets
+        outcome.error = error
+        handle.breakLoop()
+        mapped?.breakLoop()
     }
 
     private func scheduleTick(_ loop: EventLoop, at deadline: UInt64, every tick: UInt64) {
@@ -145,7 +172,7 @@ public final class CaptureSession {
                 } else {
                     n = try handle.dispatch(limit: limit) { self.handle($0) }
                 }
-                if n == 0 { break }
+                if n == 0 || writeFailed { break }
             }
         } catch {
             outcome.error = error
@@ -173,7 +200,7 @@ public final class CaptureSession {
                     loop.stop()
                 }
                 self.configuration.onBatch()
-                if self.remaining == 0 { loop.stop() }
+                if self.remaining == 0 || self.writeFailed { loop.stop() }
             }
             if let tick = configuration.tickNanoseconds {
                 scheduleTick(loop, at: monotonicNanoseconds() &+ tick, every: tick)

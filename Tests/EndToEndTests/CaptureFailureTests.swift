@@ -115,6 +115,108 @@ struct CaptureFailureEndToEnd {
     }
 }
 
+extension CaptureFailureEndToEnd {
+    @Test("-r FILE -w OUT on a full 256 KiB tmpfs: exit 1, one line naming OUT and \"No space left on device\", and the count printed is what OUT holds, with no record cut short",
+          .enabled(if: NamespaceSupport.available && CaptureTools.find("mount") != nil, "needs root and mount for a small tmpfs"))
+    func fullDiskFromFile() async throws {
+        let dir = try ScratchDirectory("cap-full")
+        defer { dir.remove() }
+        let input = dir.file("big.pcap")
+        // 5000 packets of 100 bytes: twice what the tmpfs holds.
+        let frame = SyntheticPcap.ipv4UDPFrame(payloadBytes: 58)
+        var records: [(seconds: UInt32, microseconds: UInt32, frame: [UInt8])] = []
+        for i in 0..<UInt32(5000) {
+            records.append((seconds: 1_700_000_000 + i / 1000, microseconds: i % 1000 * 1000, frame: frame))
+        }
+        try SyntheticPcap(linkType: 1, records: records).data.write(to: URL(fileURLWithPath: input))
+        try await withSmallTmpfs(in: dir) { mountPoint in
+            let out = mountPoint + "/out.pcap"
+            let run = try await runTool([try WirelatBinary.require(), "capture", "-r", input, "-w", out], in: dir)
+            try await checkFullDisk(run.exit, stderr: run.stderr, out: out, in: dir)
+        }
+    }
+
+    @Test("-i lo -w OUT on a full 256 KiB tmpfs during a sync test: exit 1 within 20 s, the count printed is what OUT holds",
+          .enabled(if: NamespaceSupport.available && CaptureTools.find("mount") != nil, "needs root, iproute2 and mount"))
+    func fullDiskLive() async throws {
+        let binary = try WirelatBinary.require()
+        let dir = try ScratchDirectory("cap-full-live")
+        defer { dir.remove() }
+        try await withSmallTmpfs(in: dir) { mountPoint in
+            let out = mountPoint + "/live.pcap"
+            let ns = LoopbackNamespace()
+            let port = 5555 // alone in its namespace
+            var children: [Spawned] = []
+            do {
+                try await ns.up(in: dir)
+                children.append(try await startServer(["--port", "\(port)"], prefix: ns.exec, in: dir))
+                let capture = try await startListening(ns.exec, [binary, "capture", "-i", "lo", "-w", out, "port", "\(port)"],
+                                                       name: "full-capture", in: dir)
+                children.append(capture)
+                children.append(try Spawned(ns.exec[0], Array(ns.exec.dropFirst()) + [binary, "client", "127.0.0.1", "--port", "\(port)", "--duration", "30s"],
+                                            name: "full-client", in: dir))
+                guard let exit = await capture.waitForExit(timeout: .seconds(20)) else {
+                    throw E2EFailure("the capture still ran 20 s into a sync test with a full disk (killed)\n\(capture.transcript)")
+                }
+                try await checkFullDisk(exit, stderr: capture.stderr, out: out, in: dir)
+                let captured = lines(capture.stderr).first { $0.hasSuffix(" packets captured") }
+                let held = pcapRecordOffsets(try Data(contentsOf: URL(fileURLWithPath: out))).count
+                #expect(captured.map(String.init) == "wirelat: \(held) packets captured", "the capture's count is not what \(out) holds (\(held)):\n\(capture.stderr)")
+            } catch {
+                for child in children { child.kill() }
+                await ns.down(in: dir)
+                throw error
+            }
+            for child in children { child.kill() }
+            await ns.down(in: dir)
+        }
+    }
+
+    /// Exit 1; one line naming `out` and the reason, whose count is the packets `out` holds;
+    /// `out` ends with its last whole record and reads back (through tcpdump, when installed).
+    private func checkFullDisk(_ exit: Spawned.Exit, stderr: String, out: String, in dir: ScratchDirectory) async throws {
+        #expect(exit.status == 1 && !exit.bySignal, "\(exit)\n\(stderr)")
+        let errorLines = lines(stderr).filter { $0.contains("No space left on device") }
+        #expect(errorLines.count == 1 && errorLines.allSatisfy { $0.contains(out) }, "stderr should name \(out) and the reason once:\n\(stderr)")
+        let data = try Data(contentsOf: URL(fileURLWithPath: out))
+        let records = pcapRecordOffsets(data)
+        #expect(records.count > 0, "\(out) holds no packets")
+        if let last = records.last {
+            let end = last + 16 + Int(data.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: last + 8, as: UInt32.self) })
+            #expect(end == data.count, "\(out) ends inside its last record (\(data.count) bytes, the last record ends at \(end))")
+        }
+        #expect(errorLines.first?.hasSuffix("(after \(records.count) packets)") == true,
+                "the count printed is not the \(records.count) packets \(out) holds:\n\(stderr)")
+        if CaptureTools.tcpdump != nil {
+            let readBack = try await runTcpdumpUTC(["-n", "-r", out], in: dir)
+            #expect(readBack.succeeded && lineCount(readBack.stdoutData) == records.count,
+                    "tcpdump reads \(lineCount(readBack.stdoutData)) packets back, \(records.count) counted: \(readBack.summary)")
+        }
+    }
+
+    /// Runs `body` with a 256 KiB tmpfs mounted in `dir`, unmounted afterwards whatever happens.
+    private func withSmallTmpfs(in dir: ScratchDirectory, _ body: (String) async throws -> Void) async throws {
+        let mountPoint = dir.file("small")
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        let mount = try #require(CaptureTools.find("mount"))
+        let mounted = try await runTool([mount, "-t", "tmpfs", "-o", "size=256k", "tmpfs", mountPoint], in: dir, timeout: .seconds(10))
+        guard mounted.succeeded else { throw E2EFailure("cannot mount a tmpfs: \(mounted.summary)") }
+        do {
+            try await body(mountPoint)
+        } catch {
+            await unmount(mountPoint, in: dir)
+            throw error
+        }
+        await unmount(mountPoint, in: dir)
+    }
+
+    private func unmount(_ mountPoint: String, in dir: ScratchDirectory) async {
+        guard let umount = CaptureTools.find("umount") else { return }
+        let run = try? await runTool([umount, mountPoint], in: dir, timeout: .seconds(10))
+        #expect(run?.succeeded == true, "cannot unmount \(mountPoint): \(run?.summary ?? "umount did not run")")
+    }
+}
+
 @Suite("wirelat capture: input it must not choke on", .timeLimit(.minutes(2)))
 struct CaptureInputEndToEnd {
     @Test("-r FILE --stats 1s with a timestamp 10 years ahead: within 20 s, three lines, and one line on stderr counting the empty intervals skipped")
