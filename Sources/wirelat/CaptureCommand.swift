@@ -223,6 +223,12 @@ struct CaptureCommand: ParsableCommand {
             complain(error.message)
             throw exitCode(for: error)
         }
+        if rtt && !session.linkType.isSupported {
+            // One link type per capture (libpcap refuses pcapng files that mix them): not one packet could be decoded.
+            let source = interface.map { "interface \($0)" } ?? (read == "-" ? "standard input" : read ?? "")
+            complain("\(source) has link-type \(session.linkType), which wirelat does not decode: --rtt reads Ethernet, Linux cooked v1/v2, raw IP, BSD NULL/LOOP, IPv4 and IPv6")
+            throw ExitCode(2)
+        }
         if live {
             complain("listening on \(interface ?? ""), link-type \(session.linkType), snapshot length \(snaplen) bytes")
         }

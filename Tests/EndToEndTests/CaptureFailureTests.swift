@@ -236,6 +236,24 @@ struct CaptureInputEndToEnd {
         #expect(run.stderrLines == ["wirelat: 315359998 empty 1s intervals skipped between 1700000001.000000 and 2015359999.000000 s since the epoch (timestamps jumped ahead)"],
                 "stderr:\n\(run.stderr)")
     }
+
+    @Test("-r FILE --rtt of link type 65000: exit 2 and one line saying the link type is not decoded; a decodable file still exits 0")
+    func rttUndecodedLinkType() async throws {
+        let dir = try ScratchDirectory("cap-lt")
+        defer { dir.remove() }
+        let frame = SyntheticPcap.ipv4UDPFrame(payloadBytes: 10)
+        let foreign = dir.file("lt65000.pcap")
+        try SyntheticPcap(linkType: 65000, records: [(1_700_000_000, 0, frame), (1_700_000_001, 0, frame)]).data.write(to: URL(fileURLWithPath: foreign))
+        let refused = try await runWirelatUTC(["capture", "-r", foreign, "--rtt"], in: dir)
+        #expect(!refused.exit.bySignal && refused.exit.status == 2, "\(refused.summary)")
+        #expect(refused.stderrLines.count == 1 && refused.stderr.contains("link-type 65000") && refused.stderr.contains("not decode"),
+                "stderr should say in one line that link type 65000 is not decoded:\n\(refused.stderr)")
+        #expect(refused.stdoutData.isEmpty, "printed: \(refused.stdout.prefix(500))")
+        let ethernet = dir.file("ethernet.pcap")
+        try SyntheticPcap(linkType: 1, records: [(1_700_000_000, 0, frame), (1_700_000_001, 0, frame)]).data.write(to: URL(fileURLWithPath: ethernet))
+        let decoded = try await runWirelatUTC(["capture", "-r", ethernet, "--rtt"], in: dir)
+        #expect(decoded.succeeded && decoded.stdout.contains("2 packets"), "\(decoded.summary)\n\(decoded.stdout)")
+    }
 }
 
 /// A classic microsecond pcap in this host's byte order, made here rather than captured,
