@@ -28,8 +28,11 @@ struct CaptureCommand: ParsableCommand {
     @Option(name: .customShort("c"), help: "Stop after this many packets.")
     var count: Int?
 
-    @Option(name: .customShort("s"), help: "Snapshot length: bytes kept of each packet (live).")
-    var snaplen: Int32 = 262_144
+    @Option(name: .customShort("s"), help: "Snapshot length: bytes kept of each packet (live); 0 means the default, 262144, as for tcpdump.")
+    var snaplen: Int32 = defaultSnapshotLength
+
+    /// tcpdump's default snapshot length, which its `-s 0` also means.
+    static let defaultSnapshotLength: Int32 = 262_144
 
     @Option(name: .customShort("B"), help: "Kernel capture buffer in KiB (live).")
     var bufferKiB: Int32 = 8192
@@ -103,7 +106,7 @@ struct CaptureCommand: ParsableCommand {
             guard i >= 10_000_000 else { throw ValidationError("--interval must be at least 10ms") }
         }
         if let stats { _ = try durationOption(stats, "--stats", bareUnit: .seconds) }
-        if snaplen < 1 { throw ValidationError("-s must be at least 1") }
+        if snaplen < 0 { throw ValidationError("-s must be 0 (the default, 262144) or more") }
         if bufferKiB < 1 || bufferKiB > 2_000_000 { throw ValidationError("-B must be between 1 and 2000000 KiB") }
     }
 
@@ -122,7 +125,8 @@ struct CaptureCommand: ParsableCommand {
         config.filter = filter.isEmpty ? nil : filter.joined(separator: " ")
         config.writePath = write
         config.count = count
-        config.snapshotLength = snaplen
+        let snapshotLength = snaplen == 0 ? Self.defaultSnapshotLength : snaplen
+        config.snapshotLength = snapshotLength
         config.bufferBytes = bufferKiB * 1024
         config.dropToUser = user
 
@@ -230,7 +234,7 @@ struct CaptureCommand: ParsableCommand {
             throw ExitCode(2)
         }
         if live {
-            complain("listening on \(interface ?? ""), link-type \(session.linkType), snapshot length \(snaplen) bytes")
+            complain("listening on \(interface ?? ""), link-type \(session.linkType), snapshot length \(snapshotLength) bytes")
         }
         let outcome = session.run()
         tcpstat?.finish { line in output.append(contentsOf: line.utf8) }

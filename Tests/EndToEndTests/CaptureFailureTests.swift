@@ -254,6 +254,29 @@ struct CaptureInputEndToEnd {
         let decoded = try await runWirelatUTC(["capture", "-r", ethernet, "--rtt"], in: dir)
         #expect(decoded.succeeded && decoded.stdout.contains("2 packets"), "\(decoded.summary)\n\(decoded.stdout)")
     }
+
+    @Test("-s 0 means 262144, as for tcpdump: accepted for a file, and a live capture says so",
+          .enabled(if: NamespaceSupport.available, "needs root and iproute2's ip"))
+    func snapshotLengthZero() async throws {
+        let dir = try ScratchDirectory("cap-s0")
+        defer { dir.remove() }
+        let input = dir.file("one.pcap")
+        try SyntheticPcap(linkType: 1, records: [(1_700_000_000, 0, SyntheticPcap.ipv4UDPFrame(payloadBytes: 10))]).data.write(to: URL(fileURLWithPath: input))
+        let offline = try await runWirelatUTC(["capture", "-r", input, "-s", "0"], in: dir)
+        #expect(offline.succeeded && lines(offline.stdout).count == 1, "\(offline.summary)")
+        let ns = LoopbackNamespace()
+        do {
+            try await ns.up(in: dir)
+            let capture = try await startListening(ns.exec, [try WirelatBinary.require(), "capture", "-i", "lo", "-s", "0"], name: "s0-capture", in: dir)
+            let exit = await interrupt(capture)
+            #expect(exit?.status == 0 && exit?.bySignal == false, "\(capture.transcript)")
+            #expect(capture.stderr.contains("snapshot length 262144 bytes"), "\(capture.stderr)")
+        } catch {
+            await ns.down(in: dir)
+            throw error
+        }
+        await ns.down(in: dir)
+    }
 }
 
 /// A classic microsecond pcap in this host's byte order, made here rather than captured,
