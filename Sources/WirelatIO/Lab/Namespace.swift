@@ -10,6 +10,7 @@ public enum NetworkNamespace {
     public static func path(_ name: String) -> String { "\(directory)/\(name)" }
 
     /// True when `/run/netns/NAME` exists.
+    /// The corresponding C function is `access`.
     public static func exists(_ name: String) -> Bool {
         access(path(name), F_OK) == 0
     }

@@ -15,6 +15,7 @@ public final class TunDevice {
 
     /// Opens `/dev/net/tun` (non-blocking) and attaches it to the device `name` with
     /// TUNSETIFF, creating the device in the network namespace of the calling thread.
+    /// The corresponding C functions are `open` and `ioctl(TUNSETIFF)`.
     public init(name: String) throws(SystemError) {
         let fd = try retrying("open(/dev/net/tun)") { Glibc.open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC) }
         descriptor = FileDescriptor(owning: fd)

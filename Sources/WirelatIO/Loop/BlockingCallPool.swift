@@ -28,6 +28,7 @@ public final class BlockingCallPool {
     private var nextID: UInt64 = 1
 
     /// Starts `threads` workers and registers the wake-up descriptor with `loop`.
+    /// The corresponding C functions are `eventfd` and `pthread_create`.
     public init(threads count: Int, loop: EventLoop) throws(SystemError) {
         self.loop = loop
         let fd = try retrying("eventfd") { wl_eventfd() }
@@ -67,6 +68,7 @@ public final class BlockingCallPool {
     }
 
     /// Lets running calls finish, drops queued ones, and joins the threads.
+    /// The corresponding C function is `pthread_join`.
     public func shutdown() {
         guard !threads.isEmpty || !completions.isEmpty else { return }
         shared.stop()

@@ -58,6 +58,7 @@ public final class EventLoop {
         UInt64(id) << 32 | UInt64(UInt32(bitPattern: fd))
     }
 
+    /// The corresponding C functions are `epoll_create1` and `timerfd_create`.
     public init() throws(SystemError) {
         let ep = try retrying("epoll_create1") { wl_epoll_create() }
         epoll = FileDescriptor(owning: ep)
@@ -101,6 +102,7 @@ public final class EventLoop {
     }
 
     /// Runs `action` once the monotonic clock reaches `deadline` (nanoseconds).
+    /// The corresponding C function is `timerfd_settime`, when the new deadline is the earliest.
     @discardableResult
     public func schedule(at deadline: UInt64, _ action: @escaping () -> Void) -> TimerID {
         let id = nextTimerID
@@ -124,6 +126,7 @@ public final class EventLoop {
     /// Calls `action` with the signal number on SIGINT or SIGTERM. A second signal, a
     /// second or more after the first, kills the process; with `tolerating` n, the first
     /// n signals each call `action` (the same number, the first one's) and the next kills.
+    /// The corresponding C functions are `sigaction` and `eventfd`.
     public func onInterrupt(tolerating count: Int = 1, _ action: @escaping (CInt) -> Void) throws(SystemError) {
         let fd = try retrying("eventfd") { wl_stop_signal_fd() }
         wl_stop_signal_tolerate(CInt(clamping: count))
@@ -145,6 +148,7 @@ public final class EventLoop {
     public var isStopped: Bool { stopped }
 
     /// Dispatches events and timers until `stop()`.
+    /// The corresponding C function is `epoll_wait`.
     public func run() throws(SystemError) {
         stopped = false
         let capacity = 256

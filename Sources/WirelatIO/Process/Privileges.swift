@@ -1,6 +1,7 @@
 @preconcurrency import Glibc
 
 /// Gives up root for `user` once privileged handles are open, as tcpdump's -Z does.
+/// The corresponding C functions are `getpwnam`, `initgroups`, `setgid` and `setuid`.
 public func dropPrivileges(to user: String) throws(SystemError) {
     guard let pw = getpwnam(user) else { throw SystemError(call: "getpwnam(\(user))", errno: ENOENT) }
     let uid = pw.pointee.pw_uid
@@ -11,6 +12,7 @@ public func dropPrivileges(to user: String) throws(SystemError) {
 }
 
 /// True when the process may open raw sockets and capture (CAP_NET_RAW in its effective set).
+/// The corresponding C function is `fopen` (of /proc/self/status), or `geteuid` when there is no /proc.
 public func hasCapability(_ bit: Int) -> Bool {
     guard let f = fopen("/proc/self/status", "r") else { return geteuid() == 0 }
     defer { fclose(f) }

@@ -105,6 +105,7 @@ public func waitForChild(_ pid: pid_t) throws(SystemError) -> CInt {
 }
 
 /// The exit status of the child `pid` if it has ended, nil while it runs (WNOHANG).
+/// The corresponding C function is `waitpid(WNOHANG)`.
 public func pollChild(_ pid: pid_t) -> CInt? {
     var status: CInt = 0
     let r = waitpid(pid, &status, WNOHANG)
@@ -127,12 +128,14 @@ public func processIsAlive(_ pid: pid_t) -> Bool {
 }
 
 /// The command line of `pid` (from /proc/PID/cmdline), nil if it has gone.
+/// The corresponding C functions are `open` and `read`.
 public func processArguments(_ pid: pid_t) -> [String]? {
     guard let text = readSmallFile("/proc/\(pid)/cmdline"), !text.isEmpty else { return nil }
     return text.split(separator: "\0", omittingEmptySubsequences: false).dropLast().map(String.init)
 }
 
 /// The pids of every process, from /proc.
+/// The corresponding C functions are `opendir` and `readdir`.
 public func allProcessIDs() -> [pid_t] {
     guard let dir = opendir("/proc") else { return [] }
     defer { closedir(dir) }

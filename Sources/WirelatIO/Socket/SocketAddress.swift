@@ -25,6 +25,7 @@ public struct SocketAddress: Sendable, CustomStringConvertible, Equatable {
     }
 
     /// The address without the port: `10.0.0.1` or `fd00:77::1`.
+    /// The corresponding C function is `inet_ntop`.
     public var host: String {
         var s = storage
         var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
@@ -71,6 +72,7 @@ public struct SocketAddress: Sendable, CustomStringConvertible, Equatable {
 
     /// Every address of `host`, in getaddrinfo's order (RFC 6724), each once. A client
     /// tries them in turn until one answers.
+    /// The corresponding C function is `getaddrinfo`.
     public static func resolveAll(host: String, port: UInt16, passive: Bool = false) throws(ResolveError) -> [SocketAddress] {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC

@@ -58,6 +58,7 @@ public final class TCPSocket {
     }
 
     /// The pending error of a non-blocking connect (SO_ERROR); nil when it succeeded.
+    /// The corresponding C function is `getsockopt(SO_ERROR)`.
     public func pendingError() -> SystemError? {
         var value: CInt = 0
         var length = socklen_t(MemoryLayout<CInt>.size)
@@ -95,23 +96,27 @@ public final class TCPSocket {
     }
 
     /// TCP_NODELAY: each small request leaves at once, as oratcptest's do.
+    /// The corresponding C function is `setsockopt`.
     public func setNoDelay() throws(SystemError) {
         try setOption(CInt(IPPROTO_TCP), TCP_NODELAY, 1, "setsockopt(TCP_NODELAY)")
     }
 
     /// SO_SNDBUF and SO_RCVBUF. The kernel doubles the value and caps it at net.core.[rw]mem_max.
+    /// The corresponding C function is `setsockopt`.
     public func setBufferSizes(_ bytes: Int) throws(SystemError) {
         try setOption(SOL_SOCKET, SO_SNDBUF, CInt(clamping: bytes), "setsockopt(SO_SNDBUF)")
         try setOption(SOL_SOCKET, SO_RCVBUF, CInt(clamping: bytes), "setsockopt(SO_RCVBUF)")
     }
 
     /// The buffer sizes the kernel really gave (getsockopt SO_SNDBUF, SO_RCVBUF).
+    /// The corresponding C function is `getsockopt`.
     public var bufferSizes: (send: Int, receive: Int) {
         (intOption(SOL_SOCKET, SO_SNDBUF), intOption(SOL_SOCKET, SO_RCVBUF))
     }
 
     /// Makes reads and writes block, each for at most `timeoutNanoseconds`
     /// (SO_RCVTIMEO, SO_SNDTIMEO), after which they fail with EAGAIN.
+    /// The corresponding C functions are `fcntl` and `setsockopt`.
     public func setBlocking(timeoutNanoseconds: UInt64) throws(SystemError) {
         let flags = try retrying("fcntl(F_GETFL)") { fcntl(rawValue, F_GETFL) }
         _ = try retrying("fcntl(F_SETFL)") { fcntl(rawValue, F_SETFL, flags & ~O_NONBLOCK) }

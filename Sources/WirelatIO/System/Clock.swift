@@ -9,6 +9,7 @@ public func monotonicNanoseconds() -> UInt64 {
 }
 
 /// CLOCK_REALTIME in nanoseconds since the epoch (the clock of kernel socket timestamps).
+/// The corresponding C function is `clock_gettime`.
 @inline(__always)
 public func realtimeNanoseconds() -> Int64 {
     var ts = timespec()
@@ -17,6 +18,7 @@ public func realtimeNanoseconds() -> Int64 {
 }
 
 /// Local wall-clock time as oratcptest prints it: `(14:40:19)`.
+/// The corresponding C function is `localtime_r`.
 public func localTimeOfDay() -> String {
     var now = time(nil)
     var parts = tm()
@@ -26,6 +28,7 @@ public func localTimeOfDay() -> String {
 }
 
 /// Seconds east of UTC for the local zone at `secondsSinceEpoch` (tm_gmtoff).
+/// The corresponding C function is `localtime_r`.
 public func localUTCOffset(at secondsSinceEpoch: Int64) -> Int {
     var t = time_t(secondsSinceEpoch)
     var parts = tm()

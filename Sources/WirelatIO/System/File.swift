@@ -8,6 +8,7 @@
 /// sure test of a directory: root passes every permission check, yet `/proc` and a
 /// read-only file system refuse). Other existing files (`/dev/null`, a FIFO, `/dev/stdout`)
 /// are accepted as they are: opening a FIFO would wait for its reader.
+/// The corresponding C functions are `stat`, `open` and `unlink`.
 public func outputFileProblem(_ path: String) -> String? {
     if path.isEmpty { return "the path is empty" }
     var info = stat()

@@ -105,9 +105,19 @@ public struct FileDescriptor: ~Copyable {
 /// Writes all of `bytes` to the blocking descriptor `fd`, however many calls it takes:
 /// the one loop over short writes. The corresponding C function is `write`.
 public func writeAll(_ fd: CInt, _ bytes: UnsafeRawBufferPointer) throws(SystemError) {
-    var done = 0
-    while done < bytes.count {
-        done += try retrying("write") { Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done) }
+    var written = 0
+    try writeAll(fd, bytes, written: &written)
+}
+
+/// As `writeAll(_:_:)`, counting in `written` the bytes the kernel took, so that a caller
+/// whose write failed part-way knows where the file ends (`PcapDumper` cuts it back to
+/// its last whole record). A write that takes nothing fails with EIO rather than loop.
+public func writeAll(_ fd: CInt, _ bytes: UnsafeRawBufferPointer, written: inout Int) throws(SystemError) {
+    while written < bytes.count {
+        let start = written
+        let n = try retrying("write") { Glibc.write(fd, bytes.baseAddress! + start, bytes.count - start) }
+        if n == 0 { throw SystemError(call: "write", errno: EIO) }
+        written += n
     }
 }
 

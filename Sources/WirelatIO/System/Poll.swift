@@ -36,6 +36,7 @@ public func probeWait(fd: CInt, events: Int16, stopFD: CInt, timeoutNanoseconds:
 }
 
 /// Sleeps until the monotonic clock reaches `deadline`; returns false early when `stopFD` fires.
+/// The corresponding C function is `ppoll`, or `nanosleep` without a stop descriptor.
 public func probeSleep(until deadline: UInt64, stopFD: CInt) -> Bool {
     while true {
         let now = monotonicNanoseconds()

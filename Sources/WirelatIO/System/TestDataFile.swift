@@ -17,6 +17,7 @@ public final class TestDataFile {
     }
 
     /// Appends all of `chunk`.
+    /// The corresponding C function is `write`.
     public func write(_ chunk: UnsafeRawBufferPointer) throws(SystemError) {
         try descriptor.writeAll(chunk)
         bytesWritten += UInt64(chunk.count)

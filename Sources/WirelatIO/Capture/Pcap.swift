@@ -81,12 +81,15 @@ public final class PcapHandle {
     /// 64 KiB for a 256 KiB snapshot) and drops packets at full loopback speed.
     /// V3 fills variable-size blocks and hands them over at least every
     /// `timeoutMilliseconds`.
+    /// The corresponding C functions are `pcap_create`, `pcap_set_*` and `pcap_activate`.
     public static func openLive(_ interface: String, snapshotLength: Int32 = 262_144, bufferBytes: Int32 = 8 << 20,
                                 promiscuous: Bool = false, timeoutMilliseconds: Int32 = 20) throws(PcapError) -> PcapHandle {
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
         guard let h = pcap_create(interface, &errbuf) else {
             throw PcapError(.device, "cannot capture on \(interface): \(cString(errbuf))")
         }
+        // The pcap_set_* calls fail only on a handle already activated (PCAP_ERROR_ACTIVATED);
+        // this one is not, until pcap_activate below.
         _ = pcap_set_snaplen(h, snapshotLength)
         _ = pcap_set_timeout(h, timeoutMilliseconds)
         _ = pcap_set_buffer_size(h, bufferBytes)
@@ -149,6 +152,7 @@ public final class PcapHandle {
     }
 
     /// A descriptor for epoll, with the handle switched to non-blocking.
+    /// The corresponding C function is `pcap_get_selectable_fd`.
     public func selectableDescriptor() throws(PcapError) -> CInt {
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE) + 1)
         if pcap_setnonblock(handle, 1, &errbuf) != 0 {
@@ -186,6 +190,7 @@ public final class PcapHandle {
     }
 
     /// Makes a running `dispatch` return early.
+    /// The corresponding C function is `pcap_breakloop`.
     public func breakLoop() { pcap_breakloop(handle) }
 
     /// The packets of this offline handle's file read in place, from a read-only
@@ -224,6 +229,7 @@ public final class PcapHandle {
     }
 
     /// Kernel counters of a live capture: received, dropped by the kernel, dropped by the interface.
+    /// The corresponding C function is `pcap_stats`.
     public func statistics() -> (received: UInt32, dropped: UInt32, interfaceDropped: UInt32)? {
         var s = pcap_stat()
         guard pcap_stats(handle, &s) == 0 else { return nil }
@@ -231,6 +237,7 @@ public final class PcapHandle {
     }
 
     /// A writer of a nanosecond pcap file with this handle's link type and snapshot length.
+    /// The corresponding C functions are `pcap_open_dead_with_tstamp_precision`, `pcap_dump_open` and `pcap_dump_flush`.
     public func openDumper(_ path: String) throws(PcapError) -> PcapDumper {
         guard let dead = pcap_open_dead_with_tstamp_precision(pcap_datalink(handle), pcap_snapshot(handle), UInt32(PCAP_TSTAMP_PRECISION_NANO)) else {
             throw PcapError(.other, "pcap_open_dead failed")
@@ -307,6 +314,7 @@ public final class MappedPackets {
     /// to `body`, one at a time, as `PcapHandle.dispatch` does. Returns how many
     /// were handled, 0 at the end of the file. A damaged record throws, after the
     /// packets before it have been handled.
+    /// The corresponding C function is `pcap_offline_filter`, for the filter; the packets are read from the mapping.
     public func dispatch(limit: Int32 = -1, filter: PcapFilter? = nil,
                          _ body: (borrowing CapturedPacket) -> Void) throws(PcapError) -> Int {
         var reader = self.reader
@@ -421,6 +429,7 @@ public final class PcapDumper {
 
     /// Adds one record, written out once the buffer is full. Throws the first
     /// write error (and every call after it).
+    /// The corresponding C function is `write`, through `flush`.
     public func write(_ packet: borrowing CapturedPacket) throws(PcapError) {
         if let failure { throw failure }
         let caplen = packet.data.count
@@ -440,19 +449,11 @@ public final class PcapDumper {
     public func flush() throws(PcapError) {
         if let failure { throw failure }
         var written = 0
-        var error: SystemError?
-        while written < buffer.count {
-            do throws(SystemError) {
-                let n = try retrying("write") {
-                    buffer.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress! + written, $0.count - written) }
-                }
-                if n == 0 { throw SystemError(call: "write", errno: EIO) }
-                written += n
-            } catch let e {
-                error = e
-                break
-            }
+        var failed: SystemError?
+        buffer.withUnsafeBytes { bytes in
+            do throws(SystemError) { try writeAll(descriptor, bytes, written: &written) } catch { failed = error }
         }
+        let error = failed
         let whole = recordEnds.prefix { $0 <= written }
         recordsWritten += whole.count
         fileBytes += whole.last ?? 0
