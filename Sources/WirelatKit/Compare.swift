@@ -25,7 +25,7 @@ public struct CompareSettings: Sendable {
 /// A first round is sent and not counted: it pays for neighbour resolution (ARP, NDP)
 /// and cold caches, which would otherwise land on whichever method goes first.
 public enum CompareRun {
-    public static func run(_ settings: CompareSettings, stopFD: CInt, say: (String) -> Void) throws(ProbeSetupError) -> CompareReport {
+    public static func run(_ settings: CompareSettings, stop: StopSignal, say: (String) -> Void) throws(ProbeSetupError) -> CompareReport {
         let target = try ProbeTarget(host: settings.host, port: settings.port)
         var probers: [Prober] = []
         var notes: [String] = []
@@ -47,7 +47,7 @@ public enum CompareRun {
         probers.append(ConnectProber(target: target, port: settings.port))
         do {
             probers.append(try RequestResponseProber(target: target, port: settings.port,
-                                                     timeoutNanoseconds: settings.timeoutNanoseconds, stopFD: stopFD))
+                                                     timeoutNanoseconds: settings.timeoutNanoseconds, stop: stop))
         } catch {
             notes.append("tcp-reqresp skipped: no wirelat server answered on port \(settings.port) (\(error.description))")
         }
@@ -62,13 +62,13 @@ public enum CompareRun {
         roundLoop: for round in 0...settings.count {
             if round > 0 {
                 let due = start &+ UInt64(round) &* settings.intervalNanoseconds
-                if !probeSleep(until: due, stopFD: stopFD) {
+                if !probeSleep(until: due, stop: stop) {
                     interrupted = true
                     break
                 }
             }
             for (i, prober) in probers.enumerated() {
-                switch prober.probe(index: round, timeoutNanoseconds: settings.timeoutNanoseconds, stopFD: stopFD) {
+                switch prober.probe(index: round, timeoutNanoseconds: settings.timeoutNanoseconds, stop: stop) {
                 case .interrupted:
                     interrupted = true
                     break roundLoop

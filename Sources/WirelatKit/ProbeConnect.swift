@@ -19,7 +19,7 @@ public final class ConnectProber: Prober {
 
     public func finish() {}
 
-    public func probe(index: Int, timeoutNanoseconds: UInt64, stopFD: CInt) -> ProbeStep {
+    public func probe(index: Int, timeoutNanoseconds: UInt64, stop: StopSignal) -> ProbeStep {
         var reply = ProbeReply(seq: index, outcome: .timeout)
         let socket: TCPSocket
         do {
@@ -41,7 +41,7 @@ public final class ConnectProber: Prober {
         }
         var end = start
         if !done {
-            switch socket.wait(writable: true, timeoutNanoseconds: timeoutNanoseconds, stopFD: stopFD) {
+            switch socket.wait(writable: true, timeoutNanoseconds: timeoutNanoseconds, stop: stop) {
             case .stopped: return .interrupted
             case .timedOut: return .reply(reply)
             case .failed(let e):

@@ -70,7 +70,7 @@ public final class ICMPProber: Prober {
 
     public func finish() { socket.close() }
 
-    public func probe(index: Int, timeoutNanoseconds: UInt64, stopFD: CInt) -> ProbeStep {
+    public func probe(index: Int, timeoutNanoseconds: UInt64, stop: StopSignal) -> ProbeStep {
         let sequence = UInt16(truncatingIfNeeded: index + 1)
         let request = ICMPEchoRequest(isIPv6: destination.isIPv6, identifier: identifier, sequenceNumber: sequence,
                                       payloadBytes: payloadBytes, nonce: nonce)
@@ -79,7 +79,7 @@ public final class ICMPProber: Prober {
         let includesHeader = socket.includesIPv4Header
         return exchange(socket, send: request.encoded(source: source, destination: destination), to: sendAddress,
                         reply: ProbeReply(seq: Int(sequence), outcome: .timeout), timeoutNanoseconds: timeoutNanoseconds,
-                        stopFD: stopFD, buffer: buffer) { d, packet in
+                        stop: stop, buffer: buffer) { d, packet in
             ProbeMatch.echoAnswer(datagram: packet, includesIPv4Header: includesHeader, from: d.source,
                                   hopLimit: d.hopLimit, expecting: expectation)
         } fill: { reply, answer in

@@ -20,7 +20,7 @@ public final class RequestResponseProber: Prober {
 
     /// Connects and opens a sync test; throws `.failed` with the reason when nothing
     /// listens there or what listens does not speak wirelat's protocol.
-    public init(target: ProbeTarget, port: UInt16, timeoutNanoseconds: UInt64, stopFD: CInt) throws(ProbeSetupError) {
+    public init(target: ProbeTarget, port: UInt16, timeoutNanoseconds: UInt64, stop: StopSignal) throws(ProbeSetupError) {
         self.port = port
         timestamps = false
         let address = target.address.withPort(port)
@@ -34,7 +34,7 @@ public final class RequestResponseProber: Prober {
         readBuffer = .allocate(byteCount: 4096, alignment: 16)
         do {
             if try !socket.startConnect(to: address) {
-                guard case .ready = socket.wait(writable: true, timeoutNanoseconds: timeoutNanoseconds, stopFD: stopFD) else {
+                guard case .ready = socket.wait(writable: true, timeoutNanoseconds: timeoutNanoseconds, stop: stop) else {
                     throw ProbeSetupError.failed("no answer from \(address) within \(formatDuration(.nanoseconds(Int64(clamping: timeoutNanoseconds))))")
                 }
             }
@@ -48,7 +48,7 @@ public final class RequestResponseProber: Prober {
         }
         let hello = ControlMessage.request(TestRequest(mode: .sync, payloadLength: 0, durationNanoseconds: 0,
                                                        testID: UInt64.random(in: 1...UInt64.max))).encoded()
-        guard writeAll(hello, timeoutNanoseconds: timeoutNanoseconds, stopFD: stopFD) else {
+        guard writeAll(hello, timeoutNanoseconds: timeoutNanoseconds, stop: stop) else {
             throw .failed("cannot send the test request to \(address)")
         }
         var received: [UInt8] = []
@@ -69,7 +69,7 @@ public final class RequestResponseProber: Prober {
                 break
             }
             let now = monotonicNanoseconds()
-            guard now < deadline, case .ready = socket.wait(writable: false, timeoutNanoseconds: deadline - now, stopFD: stopFD) else {
+            guard now < deadline, case .ready = socket.wait(writable: false, timeoutNanoseconds: deadline - now, stop: stop) else {
                 throw .failed("no wirelat answer from \(address) within \(formatDuration(.nanoseconds(Int64(clamping: timeoutNanoseconds))))")
             }
             guard case .processed(let n)? = try? socket.read(into: readBuffer), n > 0 else {
@@ -90,7 +90,7 @@ public final class RequestResponseProber: Prober {
         readBuffer.deallocate()
     }
 
-    private func writeAll(_ bytes: [UInt8], timeoutNanoseconds: UInt64, stopFD: CInt) -> Bool {
+    private func writeAll(_ bytes: [UInt8], timeoutNanoseconds: UInt64, stop: StopSignal) -> Bool {
         var offset = 0
         let deadline = monotonicNanoseconds() &+ timeoutNanoseconds
         while offset < bytes.count {
@@ -101,14 +101,14 @@ public final class RequestResponseProber: Prober {
             case .processed(let n)?: offset += n
             case .wouldBlock?:
                 let now = monotonicNanoseconds()
-                guard now < deadline, case .ready = socket.wait(writable: true, timeoutNanoseconds: deadline - now, stopFD: stopFD) else { return false }
+                guard now < deadline, case .ready = socket.wait(writable: true, timeoutNanoseconds: deadline - now, stop: stop) else { return false }
             case nil: return false
             }
         }
         return true
     }
 
-    public func probe(index: Int, timeoutNanoseconds: UInt64, stopFD: CInt) -> ProbeStep {
+    public func probe(index: Int, timeoutNanoseconds: UInt64, stop: StopSignal) -> ProbeStep {
         var reply = ProbeReply(seq: index, outcome: .timeout)
         reply.localPort = socket.localAddress.map { Int($0.port) }
         guard !broken else {
@@ -120,7 +120,7 @@ public final class RequestResponseProber: Prober {
         var request = [UInt8](repeating: 0, count: WireProtocol.messageHeaderSize)
         request.withUnsafeMutableBytes { MessageHeader(kind: .data, sequence: sequence, payloadLength: 0).write(to: $0) }
         let start = monotonicNanoseconds()
-        guard writeAll(request, timeoutNanoseconds: timeoutNanoseconds, stopFD: stopFD) else {
+        guard writeAll(request, timeoutNanoseconds: timeoutNanoseconds, stop: stop) else {
             broken = true
             reply.outcome = .unreachable
             reply.detail = "cannot send the request"
@@ -136,7 +136,7 @@ public final class RequestResponseProber: Prober {
                 broken = true
                 return .reply(reply)
             }
-            switch socket.wait(writable: false, timeoutNanoseconds: deadline - now, stopFD: stopFD) {
+            switch socket.wait(writable: false, timeoutNanoseconds: deadline - now, stop: stop) {
             case .stopped: return .interrupted
             case .timedOut:
                 broken = true
@@ -196,11 +196,11 @@ public final class RequestResponseProber: Prober {
         guard !broken, socket.rawValue >= 0 else { return }
         var end = [UInt8](repeating: 0, count: WireProtocol.messageHeaderSize)
         end.withUnsafeMutableBytes { MessageHeader(kind: .end, sequence: sequence, payloadLength: 0).write(to: $0) }
-        guard writeAll(end, timeoutNanoseconds: 1_000_000_000, stopFD: -1) else { return }
+        guard writeAll(end, timeoutNanoseconds: 1_000_000_000, stop: .never) else { return }
         let deadline = monotonicNanoseconds() &+ 1_000_000_000
         var received: [UInt8] = []
         while monotonicNanoseconds() < deadline {
-            guard case .ready = socket.wait(writable: false, timeoutNanoseconds: deadline &- monotonicNanoseconds(), stopFD: -1),
+            guard case .ready = socket.wait(writable: false, timeoutNanoseconds: deadline &- monotonicNanoseconds(), stop: .never),
                   case .processed(let n)? = try? socket.read(into: readBuffer), n > 0 else { return }
             received.append(contentsOf: readBuffer[0..<n])
             let decoded = received.withUnsafeBytes { b in Result { () throws(ProtocolError) in try ControlMessage.decode(b) } }

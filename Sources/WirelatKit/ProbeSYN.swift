@@ -63,7 +63,7 @@ public final class SYNProber: Prober {
         return UInt16(Self.portRange.lowerBound + (basePort - Self.portRange.lowerBound + index) % span)
     }
 
-    public func probe(index: Int, timeoutNanoseconds: UInt64, stopFD: CInt) -> ProbeStep {
+    public func probe(index: Int, timeoutNanoseconds: UInt64, stop: StopSignal) -> ProbeStep {
         let syn = TCPSYNSegment(source: source, destination: destination, sourcePort: sourcePort(index),
                                 destinationPort: port, sequenceNumber: UInt32.random(in: 0...UInt32.max))
         let expectation = SYNProbeExpectation(syn)
@@ -71,7 +71,7 @@ public final class SYNProber: Prober {
         var reply = ProbeReply(seq: index, outcome: .timeout)
         reply.localPort = Int(syn.sourcePort)
         return exchange(socket, send: syn.encoded(), to: sendAddress, reply: reply, timeoutNanoseconds: timeoutNanoseconds,
-                        stopFD: stopFD, buffer: buffer) { d, packet in
+                        stop: stop, buffer: buffer) { d, packet in
             ProbeMatch.tcpAnswer(datagram: packet, includesIPv4Header: includesHeader, from: d.source,
                                  hopLimit: d.hopLimit, expecting: expectation)
         } fill: { reply, answer in

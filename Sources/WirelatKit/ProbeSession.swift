@@ -28,7 +28,7 @@ public protocol Prober: AnyObject {
     /// `raw`, `ping` or `stream`.
     var socketKind: String { get }
     /// `index` counts from 0; each method numbers its probes as its model does.
-    func probe(index: Int, timeoutNanoseconds: UInt64, stopFD: CInt) -> ProbeStep
+    func probe(index: Int, timeoutNanoseconds: UInt64, stop: StopSignal) -> ProbeStep
     /// Ends cleanly (closes sockets, ends a test).
     func finish()
 }
@@ -86,7 +86,7 @@ public enum ProbeSession {
 
     /// Sends probe i at start + i × interval (or at once, if the previous answer came later),
     /// calling `onReply` after each.
-    public static func run(_ prober: Prober, schedule: ProbeSchedule, stopFD: CInt,
+    public static func run(_ prober: Prober, schedule: ProbeSchedule, stop: StopSignal,
                            onReply: (ProbeReply) -> Void) -> Outcome {
         let start = monotonicNanoseconds()
         var replies: [ProbeReply] = []
@@ -94,12 +94,12 @@ public enum ProbeSession {
         for i in 0..<schedule.count {
             if i > 0 {
                 let due = start &+ UInt64(i) &* schedule.intervalNanoseconds
-                if !probeSleep(until: due, stopFD: stopFD) {
+                if !probeSleep(until: due, stop: stop) {
                     interrupted = true
                     break
                 }
             }
-            switch prober.probe(index: i, timeoutNanoseconds: schedule.timeoutNanoseconds, stopFD: stopFD) {
+            switch prober.probe(index: i, timeoutNanoseconds: schedule.timeoutNanoseconds, stop: stop) {
             case .reply(let r):
                 replies.append(r)
                 onReply(r)
@@ -117,12 +117,12 @@ public enum ProbeSession {
 func errnoText(_ code: CInt) -> String { Errno.description(code) }
 
 /// One probe on a datagram socket (raw or ping): drops what is queued, sends `bytes`,
-/// and reads until `match` accepts a datagram, the timeout passes, or `stopFD` fires.
+/// and reads until `match` accepts a datagram, the timeout passes, or `stop` fires.
 /// The answered reply gets its RTT from the best clock there is (kernel TX → kernel RX;
 /// send time → kernel RX, as ping; CLOCK_MONOTONIC), its send-to-reply time, and what
 /// `fill` takes from the answer. A timeout returns `reply` as it was given.
 func exchange<T>(_ socket: RawSocket, send bytes: [UInt8], to address: SocketAddress, reply: ProbeReply,
-                 timeoutNanoseconds: UInt64, stopFD: CInt, buffer: UnsafeMutableRawBufferPointer,
+                 timeoutNanoseconds: UInt64, stop: StopSignal, buffer: UnsafeMutableRawBufferPointer,
                  match: (RawSocket.Datagram, UnsafeRawBufferPointer) -> T?, fill: (inout ProbeReply, T) -> Void) -> ProbeStep {
     var reply = reply
     discardPending(socket, buffer: buffer)
@@ -140,7 +140,7 @@ func exchange<T>(_ socket: RawSocket, send bytes: [UInt8], to address: SocketAdd
     while true {
         let now = monotonicNanoseconds()
         if now >= deadline { return .reply(reply) }
-        switch socket.waitReadable(timeoutNanoseconds: deadline - now, stopFD: stopFD) {
+        switch socket.waitReadable(timeoutNanoseconds: deadline - now, stop: stop) {
         case .timedOut: return .reply(reply)
         case .stopped: return .interrupted
         case .failed(let e):

@@ -119,7 +119,7 @@ struct CompareCommand: ParsableCommand {
         settings.payloadBytes = try byteOption(size, "--size")
         let quiet = json == "-"
         do {
-            return try CompareRun.run(settings, stopFD: ProbeStopSignal.descriptor()) { text in
+            return try CompareRun.run(settings, stop: .interrupt()) { text in
                 if !quiet { emit(text) }
             }
         } catch {

@@ -59,8 +59,7 @@ func runProbe(method: ProbeMethod, host: String, port: UInt16?, payloadBytes: In
     if printing {
         emit(ProbeText.header(method: method, host: target.host, port: port, payloadBytes: payloadBytes, socket: prober.socketKind) + "\n")
     }
-    let stopFD = ProbeStopSignal.descriptor()
-    let outcome = ProbeSession.run(prober, schedule: schedule, stopFD: stopFD) { reply in
+    let outcome = ProbeSession.run(prober, schedule: schedule, stop: .interrupt()) { reply in
         if printing {
             emit(ProbeText.line(reply, method: method, host: target.host, port: port, timeoutNanoseconds: schedule.timeoutNanoseconds) + "\n")
         }

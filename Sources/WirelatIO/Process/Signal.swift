@@ -1,14 +1,22 @@
 @preconcurrency import Glibc
 import CWirelatShim
 
-/// SIGINT and SIGTERM as a readable descriptor (an eventfd the shim's handler writes),
-/// for probes that wait with `ppoll`. The corresponding C functions are `sigaction` and
-/// `eventfd`.
-public enum ProbeStopSignal {
-    /// Installs the handlers (once) and returns the descriptor, or -1 if that failed.
-    public static func descriptor() -> CInt { wl_stop_signal_fd() }
-    /// Whether a stop signal has arrived.
-    public static var received: Bool { wl_last_signal() != 0 }
+/// What ends a probe's wait early: SIGINT or SIGTERM, through a descriptor (an eventfd
+/// the shim's handler writes) that `ppoll` watches beside the probe's socket, or nothing.
+public struct StopSignal: Sendable {
+    /// The eventfd, shared by the whole process and never closed; -1 for `never`.
+    let descriptor: CInt
+
+    /// SIGINT and SIGTERM. Installs the handlers (once); should the eventfd not be made,
+    /// waits are not cut short and a second signal still kills the process. The
+    /// corresponding C functions are `sigaction` and `eventfd`.
+    public static func interrupt() -> StopSignal { StopSignal(descriptor: wl_stop_signal_fd()) }
+
+    /// Nothing ends a wait early.
+    public static let never = StopSignal(descriptor: -1)
+
+    /// Whether SIGINT or SIGTERM has arrived.
+    public var received: Bool { descriptor >= 0 && wl_last_signal() != 0 }
 }
 
 /// Writing to a socket the peer closed must fail with EPIPE, not kill the process.

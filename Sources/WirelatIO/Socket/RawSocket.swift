@@ -122,10 +122,10 @@ public final class RawSocket {
         return latest
     }
 
-    /// Waits until a datagram (or an error-queue entry) is ready, `stopFD` fires, or
+    /// Waits until a datagram (or an error-queue entry) is ready, `stop` fires, or
     /// `timeoutNanoseconds` passes. The corresponding C function is `ppoll`.
-    public func waitReadable(timeoutNanoseconds: UInt64, stopFD: CInt) -> ProbeWait {
-        probeWait(fd: rawValue, events: WL_POLLIN, stopFD: stopFD, timeoutNanoseconds: timeoutNanoseconds)
+    public func waitReadable(timeoutNanoseconds: UInt64, stop: StopSignal) -> ProbeWait {
+        probeWait(fd: rawValue, events: WL_POLLIN, stopFD: stop.descriptor, timeoutNanoseconds: timeoutNanoseconds)
     }
 }
 
@@ -183,9 +183,9 @@ public extension TCPSocket {
         return UInt64(us) * 1000
     }
 
-    /// Waits for readability (`writable` false) or writability, or `stopFD`, at most
+    /// Waits for readability (`writable` false) or writability, or `stop`, at most
     /// `timeoutNanoseconds`. The corresponding C function is `ppoll`.
-    func wait(writable: Bool, timeoutNanoseconds: UInt64, stopFD: CInt) -> ProbeWait {
-        probeWait(fd: rawValue, events: writable ? WL_POLLOUT : WL_POLLIN, stopFD: stopFD, timeoutNanoseconds: timeoutNanoseconds)
+    func wait(writable: Bool, timeoutNanoseconds: UInt64, stop: StopSignal) -> ProbeWait {
+        probeWait(fd: rawValue, events: writable ? WL_POLLOUT : WL_POLLIN, stopFD: stop.descriptor, timeoutNanoseconds: timeoutNanoseconds)
     }
 }

@@ -20,7 +20,7 @@ public enum ProbeWait: Sendable {
 
 /// Waits for `events` on `fd`, or for `stopFD` (when >= 0) to become readable, at most
 /// `timeoutNanoseconds`. The corresponding C function is `ppoll`.
-public func probeWait(fd: CInt, events: Int16, stopFD: CInt, timeoutNanoseconds: UInt64) -> ProbeWait {
+func probeWait(fd: CInt, events: Int16, stopFD: CInt, timeoutNanoseconds: UInt64) -> ProbeWait {
     while true {
         let r = wl_probe_wait(fd, events, stopFD, Int64(clamping: timeoutNanoseconds))
         switch r {
@@ -35,9 +35,10 @@ public func probeWait(fd: CInt, events: Int16, stopFD: CInt, timeoutNanoseconds:
     }
 }
 
-/// Sleeps until the monotonic clock reaches `deadline`; returns false early when `stopFD` fires.
+/// Sleeps until the monotonic clock reaches `deadline`; returns false early when `stop` fires.
 /// The corresponding C function is `ppoll`, or `nanosleep` without a stop descriptor.
-public func probeSleep(until deadline: UInt64, stopFD: CInt) -> Bool {
+public func probeSleep(until deadline: UInt64, stop: StopSignal) -> Bool {
+    let stopFD = stop.descriptor
     while true {
         let now = monotonicNanoseconds()
         if now >= deadline { return true }
