@@ -22,6 +22,25 @@ extension InProcess {
             #expect(!Self.isOpen(numbers.0) && !Self.isOpen(numbers.1), "a pipe end outlived its owner")
         }
 
+        @Test("a child given a pipe's write end as descriptor 3 answers on it, and the read ends when the child exits")
+        func childAnswersOnPipe() throws {
+            let pipe = try Pipe()
+            let readEnd = pipe.readEnd
+            let pid: ProcessID
+            do {
+                let writeEnd = pipe.writeEnd
+                pid = try spawnProcess("/bin/sh", ["-c", "echo ready >&3"], streams: ChildStreams(extraDescriptor: writeEnd.rawValue))
+            }
+            var reply: [UInt8] = []
+            while try readEnd.waitReadable(timeoutMilliseconds: 5000) {
+                let chunk = try readEnd.read(upTo: 64)
+                if chunk.isEmpty { break }
+                reply += chunk
+            }
+            #expect(String(decoding: reply, as: UTF8.self) == "ready\n")
+            #expect(try waitForChild(pid) == 0)
+        }
+
         @Test("released, a descriptor is the caller's: the owner no longer closes it")
         func release() throws {
             let fd = try FileDescriptor.open("/dev/null", O_RDONLY)
@@ -55,6 +74,22 @@ extension InProcess {
                 try bytes.withUnsafeBytes { b in try writeAll(pipe.writeEnd.rawValue, b, written: &written) }
             }
             #expect(written == 0)
+        }
+
+        @Test("createDirectories makes every missing level, accepts what exists, and removeTree takes it all away")
+        func directories() throws {
+            let top = "/tmp/wirelat-io-test-\(getpid())-tree"
+            defer { try? removeTree(top) }
+            try createDirectories(top + "/a/b/c")
+            try createDirectories(top + "/a/b/c")
+            #expect(isWritableDirectory(top + "/a/b/c"))
+            try writeFile(UnsafeRawBufferPointer(start: nil, count: 0), to: top + "/a/b/file")
+            let lock = try FileLock(top + "/a/lock")
+            withExtendedLifetime(lock) {}
+            #expect(throws: SystemError.self) { try createDirectories(top + "/a/b/file/d") }
+            try removeTree(top)
+            #expect(!fileExists(top))
+            try removeTree(top)
         }
 
         @Test("BufferedFileWriter writes every line once, in order, and keeps the first failure")
