@@ -48,7 +48,7 @@ public final class RequestResponseProber: Prober {
         }
         let hello = ControlMessage.request(TestRequest(mode: .sync, payloadLength: 0, durationNanoseconds: 0,
                                                        testID: UInt64.random(in: 1...UInt64.max))).encoded()
-        guard writeAll(hello, timeoutNanoseconds: timeoutNanoseconds, stop: stop) else {
+        guard socket.writeAll(hello, timeoutNanoseconds: timeoutNanoseconds, stop: stop) else {
             throw .failed("cannot send the test request to \(address)")
         }
         var received: [UInt8] = []
@@ -90,24 +90,6 @@ public final class RequestResponseProber: Prober {
         readBuffer.deallocate()
     }
 
-    private func writeAll(_ bytes: [UInt8], timeoutNanoseconds: UInt64, stop: StopSignal) -> Bool {
-        var offset = 0
-        let deadline = monotonicNanoseconds() &+ timeoutNanoseconds
-        while offset < bytes.count {
-            let r = try? bytes.withUnsafeBytes { b in
-                try socket.write(UnsafeRawBufferPointer(rebasing: b[offset...]))
-            }
-            switch r {
-            case .processed(let n)?: offset += n
-            case .wouldBlock?:
-                let now = monotonicNanoseconds()
-                guard now < deadline, case .ready = socket.wait(writable: true, timeoutNanoseconds: deadline - now, stop: stop) else { return false }
-            case nil: return false
-            }
-        }
-        return true
-    }
-
     public func probe(index: Int, timeoutNanoseconds: UInt64, stop: StopSignal) -> ProbeStep {
         var reply = ProbeReply(seq: index, outcome: .timeout)
         reply.localPort = socket.localAddress.map { Int($0.port) }
@@ -120,7 +102,7 @@ public final class RequestResponseProber: Prober {
         var request = [UInt8](repeating: 0, count: WireProtocol.messageHeaderSize)
         request.withUnsafeMutableBytes { MessageHeader(kind: .data, sequence: sequence, payloadLength: 0).write(to: $0) }
         let start = monotonicNanoseconds()
-        guard writeAll(request, timeoutNanoseconds: timeoutNanoseconds, stop: stop) else {
+        guard socket.writeAll(request, timeoutNanoseconds: timeoutNanoseconds, stop: stop) else {
             broken = true
             reply.outcome = .unreachable
             reply.detail = "cannot send the request"
@@ -196,7 +178,7 @@ public final class RequestResponseProber: Prober {
         guard !broken, socket.rawValue >= 0 else { return }
         var end = [UInt8](repeating: 0, count: WireProtocol.messageHeaderSize)
         end.withUnsafeMutableBytes { MessageHeader(kind: .end, sequence: sequence, payloadLength: 0).write(to: $0) }
-        guard writeAll(end, timeoutNanoseconds: 1_000_000_000, stop: .never) else { return }
+        guard socket.writeAll(end, timeoutNanoseconds: 1_000_000_000, stop: .never) else { return }
         let deadline = monotonicNanoseconds() &+ 1_000_000_000
         var received: [UInt8] = []
         while monotonicNanoseconds() < deadline {

@@ -1,4 +1,6 @@
 @preconcurrency import Glibc
+import CWirelatShim
+import WirelatCore
 
 /// An IPv4 or IPv6 socket address.
 public struct SocketAddress: Sendable, CustomStringConvertible, Equatable {
@@ -114,4 +116,49 @@ public struct ResolveError: Error, CustomStringConvertible, Sendable {
 func cString(_ chars: [CChar]) -> String {
     let bytes = chars.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
     return String(decoding: bytes, as: UTF8.self)
+}
+
+public extension SocketAddress {
+    /// The address without the port, as the probe packet builders take it.
+    var probeAddress: ProbeAddress? {
+        var s = storage
+        return withUnsafeBytes(of: &s) { raw -> ProbeAddress? in
+            if family == AF_INET {
+                let offset = MemoryLayout<sockaddr_in>.offset(of: \sockaddr_in.sin_addr) ?? 4
+                return ProbeAddress(bytes: raw[offset..<offset + 4])
+            }
+            if family == AF_INET6 {
+                let offset = MemoryLayout<sockaddr_in6>.offset(of: \sockaddr_in6.sin6_addr) ?? 8
+                return ProbeAddress(bytes: raw[offset..<offset + 16])
+            }
+            return nil
+        }
+    }
+
+    /// The same address with another port.
+    func withPort(_ port: UInt16) -> SocketAddress {
+        var s = storage
+        withUnsafeMutableBytes(of: &s) { raw in
+            // sin_port and sin6_port sit at the same offset, right after the family.
+            raw.storeBytes(of: port.bigEndian, toByteOffset: 2, as: UInt16.self)
+        }
+        return SocketAddress(storage: s, length: length)
+    }
+
+    /// The local address the kernel would send from toward this one: a UDP socket is
+    /// connected (no packet leaves) and asked its name. The corresponding C functions
+    /// are `connect` and `getsockname`.
+    func sourceAddressToward() throws(SystemError) -> SocketAddress {
+        let fd = FileDescriptor(owning: try retrying("socket") { wl_probe_socket(family, 0, 0) })
+        let target = withPort(9)
+        _ = try retrying("connect") { target.withSockaddr { Glibc.connect(fd.rawValue, $0, $1) } }
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = try retrying("getsockname") {
+            withUnsafeMutablePointer(to: &storage) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd.rawValue, $0, &length) }
+            }
+        }
+        return SocketAddress(storage: storage, length: length).withPort(0)
+    }
 }

@@ -155,3 +155,40 @@ public final class TCPSocket {
     /// The address this socket is bound to. The corresponding C function is `getsockname`.
     public var localAddress: SocketAddress? { address { getsockname($0, $1, $2) } }
 }
+
+public extension TCPSocket {
+    /// The kernel's handshake RTT sample after a connect: TCP_INFO's tcpi_rtt (µs), in ns.
+    /// The corresponding C function is `getsockopt(TCP_INFO)`.
+    func kernelRTTNanoseconds() -> UInt64? {
+        var us: UInt32 = 0
+        guard wl_probe_tcp_rtt_us(rawValue, &us) == 0, us > 0 else { return nil }
+        return UInt64(us) * 1000
+    }
+
+    /// Sends all of `bytes` on this non-blocking socket, waiting for room as often as it
+    /// takes; false when a send fails, `stop` fires or `timeoutNanoseconds` passes first.
+    /// The corresponding C functions are `send` and `ppoll`.
+    func writeAll(_ bytes: [UInt8], timeoutNanoseconds: UInt64, stop: StopSignal) -> Bool {
+        var offset = 0
+        let deadline = monotonicNanoseconds() &+ timeoutNanoseconds
+        while offset < bytes.count {
+            let r = try? bytes.withUnsafeBytes { b in
+                try write(UnsafeRawBufferPointer(rebasing: b[offset...]))
+            }
+            switch r {
+            case .processed(let n)?: offset += n
+            case .wouldBlock?:
+                let now = monotonicNanoseconds()
+                guard now < deadline, case .ready = wait(writable: true, timeoutNanoseconds: deadline - now, stop: stop) else { return false }
+            case nil: return false
+            }
+        }
+        return true
+    }
+
+    /// Waits for readability (`writable` false) or writability, or `stop`, at most
+    /// `timeoutNanoseconds`. The corresponding C function is `ppoll`.
+    func wait(writable: Bool, timeoutNanoseconds: UInt64, stop: StopSignal) -> ProbeWait {
+        probeWait(fd: rawValue, events: writable ? WL_POLLOUT : WL_POLLIN, stopFD: stop.descriptor, timeoutNanoseconds: timeoutNanoseconds)
+    }
+}
