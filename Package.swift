@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "WirelatTestSupport", dependencies: ["WirelatIO"], path: "Tests/WirelatTestSupport"),
         .testTarget(name: "WirelatIOTests", dependencies: ["WirelatIO", "WirelatCore", "WirelatTestSupport"]),
         // Server, client and capture pipeline, in process.
-        .testTarget(name: "WirelatKitTests", dependencies: ["WirelatKit", "WirelatIO", "WirelatCore", "WirelatTestSupport"]),
+        .testTarget(name: "WirelatKitTests", dependencies: ["WirelatKit", "WirelatIO", "WirelatCore", "WirelatTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "EndToEndTests", dependencies: ["WirelatCore", "WirelatIO"]),
     ]
 )

@@ -38,7 +38,12 @@ func failure(for error: any Error) -> (line: String, exitCode: ExitCode)? {
         if case .privilege = e { return (e.description, .missingPrivilege) }
         return (e.description, .measurementFailed)
     case let e as PcapError:
-        return (e.message, exitCode(for: e))
+        return (e.message, captureExitCode(for: e))
+    case let e as CapturePipelineError:
+        switch e {
+        case .capture(let pcap): return (pcap.message, captureExitCode(for: pcap))
+        case .samplesFile, .undecodableLinkType: return (e.description, .badInput)
+        }
     case let e as ServerError:
         if case .usage = e { return (e.description, .usage) }
         return (e.description, .measurementFailed)
@@ -55,7 +60,7 @@ func failure(for error: any Error) -> (line: String, exitCode: ExitCode)? {
 
 /// A capture's error: an unreadable file is bad input, a missing CAP_NET_RAW a missing
 /// privilege, a bad filter or interface bad usage.
-func exitCode(for error: PcapError) -> ExitCode {
+func captureExitCode(for error: PcapError) -> ExitCode {
     switch error.kind {
     case .badFile: .badInput
     case .permission: .missingPrivilege

@@ -87,16 +87,6 @@ func writeJSON<T: Encodable>(_ value: T, to path: String, option: String = "--js
     guard saveOutput(try jsonBytes(value), to: path, option: option) else { throw ExitCode.badInput }
 }
 
-/// Parses a duration option, turning a bad value into a usage error that names the option.
-func durationOption(_ text: String, _ option: String, bareUnit: DurationUnit) throws -> UInt64 {
-    do {
-        let d = try parseDuration(text, bareUnit: bareUnit)
-        return UInt64(max(0, d.nanoseconds))
-    } catch {
-        throw ValidationError("\(option): \(error.description)")
-    }
-}
-
 /// Parses a byte-count option, turning a bad value into a usage error that names the option.
 func byteOption(_ text: String, _ option: String) throws -> Int {
     do {
