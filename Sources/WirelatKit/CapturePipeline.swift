@@ -168,8 +168,11 @@ public enum CapturePipeline {
                 }
             }
         }
-        // Locals, not the configuration's properties, in the per-packet closures.
+        // Locals, not the configuration's properties, in the per-packet closures; the
+        // interval closures made once, not for every packet.
         let tracingRTT = roundTrips != nil
+        let emit: (String) -> Void = emitInterval
+        let skipped: (TcpStatAccumulator.SkippedIntervals) -> Void = skippedIntervals
         if tracingRTT && !printing && tcpstat == nil {
             config.onPacket = { packet in engine.process(packet) }
         } else {
@@ -177,7 +180,7 @@ public enum CapturePipeline {
                 if printing { printer.print(packet, into: &buffer) }
                 if tracingRTT { engine.process(packet) }
                 if tcpstat != nil {
-                    tcpstat!.add(classifier.classify(packet), emit: emitInterval, skipped: skippedIntervals)
+                    tcpstat!.add(classifier.classify(packet), emit: emit, skipped: skipped)
                 }
                 if buffer.count >= 1 << 16 { flush() }
             }
