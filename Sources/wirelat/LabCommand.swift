@@ -266,9 +266,11 @@ struct LabDelayLine: ParsableCommand {
         settings.heldLimitPackets = LinkSettings().heldLimitPackets
         let seed = link.seed ?? UInt64.random(in: 0...UInt64.max)
         // Its own session, and none of its parent's descriptors: `lab up`, its terminal and
-        // whoever waits for `lab up` to finish must not wait for the delay line.
+        // whoever waits for `lab up` to finish must not wait for the delay line. setsid
+        // fails only for a process that already leads a process group; it then runs on.
         try? startNewSession()
         closeInheritedDescriptors(keeping: readyFD.map { [$0] } ?? [])
+        // Best effort: without it, timers may only fire later (the default slack is 50 µs).
         try? setTimerSlack(nanoseconds: 1)
         var scheduling = "ordinary scheduling"
         var priority: Int32 = 0
