@@ -38,7 +38,11 @@ let package = Package(
         // a plain build replays inputs given as files.
         .executableTarget(name: "wirelat-fuzz", dependencies: ["WirelatCore"], path: "Sources/WirelatFuzz"),
         .testTarget(name: "WirelatCoreTests", dependencies: ["WirelatCore"], exclude: ["Fixtures"]),
-        .testTarget(name: "WirelatIOTests", dependencies: ["WirelatIO", "WirelatKit", "WirelatCore"]),
+        // Helpers the IO and Kit tests share: bounded waits, raw loopback connections.
+        .target(name: "WirelatTestSupport", dependencies: ["WirelatIO"], path: "Tests/WirelatTestSupport"),
+        .testTarget(name: "WirelatIOTests", dependencies: ["WirelatIO", "WirelatCore", "WirelatTestSupport"]),
+        // Server, client and capture pipeline, in process.
+        .testTarget(name: "WirelatKitTests", dependencies: ["WirelatKit", "WirelatIO", "WirelatCore", "WirelatTestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "EndToEndTests", dependencies: ["WirelatCore", "WirelatIO"]),
     ]
 )

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import WirelatCore
 import WirelatKit
 import WirelatIO
@@ -31,11 +30,11 @@ struct ClientCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Payload bytes per request (each request also carries a 12-byte header).")
     var length = "0"
 
-    @Option(parsing: .unconditional, help: "How long the test runs (e.g. 10s, 1m).")
-    var duration = "10s"
+    @Option(parsing: .unconditional, help: .withDefault("How long the test runs (e.g. 10s, 1m).", "10s"), transform: DurationArgument.parse)
+    var duration: DurationArgument<BareSeconds> = "10s"
 
-    @Option(parsing: .unconditional, help: "Statistics interval: one report line each.")
-    var interval = "1s"
+    @Option(parsing: .unconditional, help: .withDefault("Statistics interval: one report line each.", "1s"), transform: DurationArgument.parse)
+    var interval: DurationArgument<BareSeconds> = "1s"
 
     @Option(parsing: .unconditional, help: "Concurrent connections, all on one event loop.")
     var connections = 1
@@ -43,14 +42,14 @@ struct ClientCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "SO_SNDBUF and SO_RCVBUF in bytes; the report shows what the kernel really gave.")
     var sockbuf: String?
 
-    @Option(parsing: .unconditional, help: "Pause between a reply and the next request (e.g. 5ms).")
-    var delay = "0"
+    @Option(parsing: .unconditional, help: .withDefault("Pause between a reply and the next request (e.g. 5ms).", "0"), transform: DurationArgument.parse)
+    var delay: DurationArgument<BareMilliseconds> = "0"
 
     @Option(parsing: .unconditional, help: "Send at this fixed rate of requests per second (more than 0, at most 10000000), across all connections; latency is then measured from each request's intended send time (coordinated-omission correction).")
     var rate: Double?
 
-    @Option(parsing: .unconditional, help: "Connect timeout and longest wait for a reply (0: connect 10s, replies unbounded).")
-    var timeout = "0"
+    @Option(parsing: .unconditional, help: .withDefault("Connect timeout and longest wait for a reply (0: connect 10s, replies unbounded).", "0"), transform: DurationArgument.parse)
+    var timeout: DurationArgument<BareMilliseconds> = "0"
 
     @Option(parsing: .unconditional, help: "Repeat the test for each payload size (e.g. 0,250,1000) and print a table.")
     var sweep: String?
@@ -61,8 +60,7 @@ struct ClientCommand: ParsableCommand {
     @Flag(help: "Ask the server to write and fsync each request before replying (needs `server --write-dir`).")
     var write = false
 
-    @Option(help: "Write the JSON report to FILE (- for standard output).")
-    var json: String?
+    @OptionGroup var outputs: JSONOutputOptions
 
     @Option(help: "Also write the text report to FILE (oratcptest's -output).")
     var output: String?
@@ -75,13 +73,13 @@ struct ClientCommand: ParsableCommand {
         s.port = port
         s.mode = mode
         s.length = length
-        s.durationNanoseconds = try durationOption(duration, "--duration", bareUnit: .seconds)
-        s.intervalNanoseconds = try durationOption(interval, "--interval", bareUnit: .seconds)
+        s.durationNanoseconds = duration.nanoseconds
+        s.intervalNanoseconds = interval.nanoseconds
         s.connections = connections
         s.socketBuffer = try sockbuf.map { try byteOption($0, "--sockbuf") }
-        s.delayNanoseconds = try durationOption(delay, "--delay", bareUnit: .milliseconds)
+        s.delayNanoseconds = delay.nanoseconds
         s.rate = rate
-        s.timeoutNanoseconds = try durationOption(timeout, "--timeout", bareUnit: .milliseconds)
+        s.timeoutNanoseconds = timeout.nanoseconds
         s.timestamps = timestamps
         s.wantsDiskWrite = write
         return s
@@ -89,7 +87,7 @@ struct ClientCommand: ParsableCommand {
 
     func lengths() throws -> [Int] {
         guard let sweep else { return [try byteOption(length, "--length")] }
-        let entries = sweep.split(separator: ",", omittingEmptySubsequences: false).map { String($0).trimmingCharacters(in: .whitespaces) }
+        let entries = sweep.split(separator: ",", omittingEmptySubsequences: false).map { String($0.trimmingSpaces()) }
         if let empty = entries.firstIndex(of: "") {
             throw ValidationError("--sweep: entry \(empty + 1) of \"\(sweep)\" is empty; give sizes separated by single commas, e.g. 0,250,1000")
         }
@@ -106,7 +104,8 @@ struct ClientCommand: ParsableCommand {
     }
 
     func run() throws {
-        try checkOutputPaths([("--json", json), ("--output", output)])
+        try outputs.checkPaths(with: [("--output", output)])
+        let json = outputs.json
         ignoreSIGPIPE()
         raiseDescriptorLimit()
         let sizes = try lengths()
@@ -117,7 +116,7 @@ struct ClientCommand: ParsableCommand {
         func say(_ s: String) {
             text += s
             if jsonOnStandardOutput {
-                FileHandle.standardError.write(Data(s.utf8))
+                emitError(s)
             } else {
                 emit(s)
             }
@@ -136,8 +135,7 @@ struct ClientCommand: ParsableCommand {
             do {
                 loop = try EventLoop()
             } catch {
-                complain("\(error)")
-                throw ExitCode(1)
+                throw CommandFailure("\(error)", .measurementFailed)
             }
             var events = ClientEvents()
             let sweeping = sizes.count > 1
@@ -195,11 +193,8 @@ struct ClientCommand: ParsableCommand {
         var saved = true
         if let json { saved = saveOutput(try jsonBytes(final), to: json, option: "--json") && saved }
         if let output { saved = saveOutput(Array(text.utf8), to: output, option: "--output") && saved }
-        if let error = final.error {
-            complain(error)
-            throw ExitCode(1)
-        }
-        if !saved { throw ExitCode(2) }
+        if let error = final.error { throw CommandFailure(error, .measurementFailed) }
+        if !saved { throw ExitCode.badInput }
     }
 }
 

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import WirelatCore
 import WirelatKit
 import WirelatIO
@@ -27,17 +27,16 @@ struct CompareCommand: ParsableCommand {
     @Option(help: "Rounds (one probe of every method each).")
     var count = 100
 
-    @Option(help: "From one round to the next (e.g. 10ms).")
-    var interval = "10ms"
+    @Option(help: .withDefault("From one round to the next (e.g. 10ms).", "10ms"), transform: DurationArgument.parse)
+    var interval: DurationArgument<BareSeconds> = "10ms"
 
-    @Option(help: "How long to wait for each answer.")
-    var timeout = "1s"
+    @Option(help: .withDefault("How long to wait for each answer.", "1s"), transform: DurationArgument.parse)
+    var timeout: DurationArgument<BareSeconds> = "1s"
 
     @Option(help: "ICMP echo data bytes (ping's -s).")
     var size = "56"
 
-    @Option(help: "Write the JSON report to FILE (- for standard output).")
-    var json: String?
+    @OptionGroup var outputs: JSONOutputOptions
 
     @Option(help: "Write a self-contained HTML page (inline SVG charts, no external resources) to FILE.")
     var html: String?
@@ -50,8 +49,7 @@ struct CompareCommand: ParsableCommand {
             guard host != nil else { throw ValidationError("give a HOST to probe, or --from with saved JSON reports") }
             guard port != nil else { throw ValidationError("--port is required when probing a host") }
             guard count >= 1 && count <= 1_000_000 else { throw ValidationError("--count must be between 1 and 1000000") }
-            _ = try durationOption(interval, "--interval", bareUnit: .seconds)
-            guard try durationOption(timeout, "--timeout", bareUnit: .seconds) >= 1_000_000 else {
+            guard timeout.nanoseconds >= 1_000_000 else {
                 throw ValidationError("--timeout must be at least 1ms")
             }
             _ = try byteOption(size, "--size")
@@ -61,7 +59,8 @@ struct CompareCommand: ParsableCommand {
     }
 
     func run() throws {
-        try checkOutputPaths([("--json", json), ("--html", html)])
+        try outputs.checkPaths(with: [("--html", html)])
+        let json = outputs.json
         let report: CompareReport
         if !from.isEmpty {
             report = try merged()
@@ -78,14 +77,12 @@ struct CompareCommand: ParsableCommand {
             saved = saveOutput(Array(page.utf8), to: html, option: "--html") && saved
         }
         if from.isEmpty && !report.methods.contains(where: { $0.samples > 0 }) {
-            complain("nothing answered: no method got a single round trip from \(report.target)")
-            throw ExitCode(1)
+            throw CommandFailure("nothing answered: no method got a single round trip from \(report.target)", .measurementFailed)
         }
         if from.isEmpty && report.everyTCPProbeLost {
-            complain("no TCP answer: every \(report.tcpMethodNames.joined(separator: " and ")) probe to \(report.target) was lost (only ICMP answered): a firewall dropping the port, or the host down for TCP")
-            throw ExitCode(1)
+            throw CommandFailure("no TCP answer: every \(report.tcpMethodNames.joined(separator: " and ")) probe to \(report.target) was lost (only ICMP answered): a firewall dropping the port, or the host down for TCP", .measurementFailed)
         }
-        if !saved { throw ExitCode(2) }
+        if !saved { throw ExitCode.badInput }
     }
 
     private func merged() throws -> CompareReport {
@@ -93,16 +90,14 @@ struct CompareCommand: ParsableCommand {
         for path in from {
             let data: Data
             do {
-                data = try Data(contentsOf: URL(fileURLWithPath: path))
+                data = Data(try readWholeFile(path))
             } catch {
-                complain("cannot read \(path): \(error.localizedDescription)")
-                throw ExitCode(2)
+                throw CommandFailure("cannot read \(path): \(error.reason)", .badInput)
             }
             do {
                 rows.append(contentsOf: try CompareMerge.rows(fromJSON: data, source: path))
             } catch {
-                complain(error.description)
-                throw ExitCode(2)
+                throw CommandFailure(error.description, .badInput)
             }
         }
         let targets = Set(rows.map(\.target).filter { !$0.isEmpty })
@@ -111,21 +106,15 @@ struct CompareCommand: ParsableCommand {
     }
 
     private func measured() throws -> CompareReport {
-        guard let host, let port else { throw ExitCode(64) }
+        guard let host, let port else { throw ExitCode.usage }
         var settings = CompareSettings(host: host, port: port)
         settings.count = count
-        settings.intervalNanoseconds = try durationOption(interval, "--interval", bareUnit: .seconds)
-        settings.timeoutNanoseconds = try durationOption(timeout, "--timeout", bareUnit: .seconds)
+        settings.intervalNanoseconds = interval.nanoseconds
+        settings.timeoutNanoseconds = timeout.nanoseconds
         settings.payloadBytes = try byteOption(size, "--size")
-        let quiet = json == "-"
-        do {
-            return try CompareRun.run(settings, stop: .interrupt()) { text in
-                if !quiet { emit(text) }
-            }
-        } catch {
-            complain(error.description)
-            if case .privilege = error { throw ExitCode(3) }
-            throw ExitCode(1)
+        let quiet = outputs.json == "-"
+        return try CompareRun.run(settings, stop: .interrupt()) { text in
+            if !quiet { emit(text) }
         }
     }
 }

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import WirelatCore
 import WirelatIO
 import WirelatKit
@@ -22,11 +21,11 @@ extension JitterDistribution: ExpressibleByArgument {}
 
 /// The link's settings, shared by `lab up` and the hidden `lab delay-line`.
 struct LinkOptions: ParsableArguments {
-    @Option(help: "One-way delay added in each direction (e.g. 1ms, 250us; a bare number is milliseconds).")
-    var delay = "0"
+    @Option(help: .withDefault("One-way delay added in each direction (e.g. 1ms, 250us; a bare number is milliseconds).", "0"), transform: DurationArgument.parse)
+    var delay: DurationArgument<BareMilliseconds> = "0"
 
-    @Option(help: "Jitter around the delay (uniform: ±jitter; normal: standard deviation). Packets keep their order unless --reorder.")
-    var jitter = "0"
+    @Option(help: .withDefault("Jitter around the delay (uniform: ±jitter; normal: standard deviation). Packets keep their order unless --reorder.", "0"), transform: DurationArgument.parse)
+    var jitter: DurationArgument<BareMilliseconds> = "0"
 
     @Option(help: "How jitter is drawn: uniform or normal.")
     var distribution: JitterDistribution = .uniform
@@ -49,29 +48,29 @@ struct LinkOptions: ParsableArguments {
     @Option(name: .customLong("rt-priority"), help: "Run the delay line under SCHED_FIFO at this priority (1-99), so a busy machine does not delay its wake-ups; 0: ordinary scheduling.")
     var realtimePriority: Int32 = 20
 
-    @Option(name: .customLong("wake-early"), help: "Wake this long before a packet's deadline and wait for it awake, polling (0: sleep until the deadline).")
-    var wakeEarly = "50us"
+    @Option(name: .customLong("wake-early"), help: .withDefault("Wake this long before a packet's deadline and wait for it awake, polling (0: sleep until the deadline).", "50us"), transform: DurationArgument.parse)
+    var wakeEarly: DurationArgument<BareMicroseconds> = "50us"
 
-    @Option(name: .customLong("poll-linger"), help: "Keep polling the TUN devices (instead of sleeping until the next packet wakes the delay line) until none came for this long (0: never poll).")
-    var pollLinger = "20ms"
+    @Option(name: .customLong("poll-linger"), help: .withDefault("Keep polling the TUN devices (instead of sleeping until the next packet wakes the delay line) until none came for this long (0: never poll).", "20ms"), transform: DurationArgument.parse)
+    var pollLinger: DurationArgument<BareMilliseconds> = "20ms"
 
     @Flag(name: .customLong("busy-poll"), help: "Poll all the time, even when the link is idle (90% of a CPU).")
     var busyPoll = false
 
     /// What `lab up` passes on to the delay line besides the link's settings.
     var daemonOptions: [String] {
-        ["--rt-priority", "\(realtimePriority)", "--wake-early", wakeEarly, "--poll-linger", pollLinger] + (busyPoll ? ["--busy-poll"] : [])
+        ["--rt-priority", "\(realtimePriority)", "--wake-early", wakeEarly.text, "--poll-linger", pollLinger.text] + (busyPoll ? ["--busy-poll"] : [])
     }
 
     /// `UInt64.max` for --busy-poll.
-    func pollLingerNanoseconds() throws -> UInt64 {
-        busyPoll ? .max : try durationOption(pollLinger, "--poll-linger", bareUnit: .milliseconds)
+    var pollLingerNanoseconds: UInt64 {
+        busyPoll ? .max : pollLinger.nanoseconds
     }
 
     func settings() throws -> LinkSettings {
         var s = LinkSettings()
-        s.delayNanoseconds = try durationOption(delay, "--delay", bareUnit: .milliseconds)
-        s.jitterNanoseconds = try durationOption(jitter, "--jitter", bareUnit: .milliseconds)
+        s.delayNanoseconds = delay.nanoseconds
+        s.jitterNanoseconds = jitter.nanoseconds
         s.distribution = distribution
         s.reorder = reorder
         guard let l = parsePercent(loss) else { throw ValidationError("--loss: expected a percentage from 0 to 100, such as 1, 0.5 or 10%") }
@@ -81,8 +80,7 @@ struct LinkOptions: ParsableArguments {
         s.rateBitsPerSecond = r
         guard queue >= 1 else { throw ValidationError("--queue must be at least 1") }
         guard (0...99).contains(realtimePriority) else { throw ValidationError("--rt-priority must be from 0 to 99") }
-        _ = try pollLingerNanoseconds()
-        guard try durationOption(wakeEarly, "--wake-early", bareUnit: .microseconds) <= 10_000_000 else {
+        guard wakeEarly.nanoseconds <= 10_000_000 else {
             throw ValidationError("--wake-early: at most 10ms")
         }
         s.queueLimitPackets = queue
@@ -107,16 +105,9 @@ struct LabUp: ParsableCommand {
         do {
             executable = try currentExecutablePath()
         } catch {
-            complain("cannot find my own executable: \(error)")
-            throw ExitCode(1)
+            throw CommandFailure("cannot find my own executable: \(error)", .measurementFailed)
         }
-        let result: Lab.UpResult
-        do {
-            result = try Lab.up(settings: settings, seed: seed, daemonOptions: link.daemonOptions, executable: executable)
-        } catch {
-            complain(error.description)
-            throw ExitCode(error.exitCode)
-        }
+        let result = try Lab.up(settings: settings, seed: seed, daemonOptions: link.daemonOptions, executable: executable)
         var text = "wirelat lab is up: delay line pid \(result.pid), log \(Lab.logFile)\n"
         text += "  link, each direction: \(settings.summary)\n"
         let rtt = 2 * settings.delayNanoseconds
@@ -154,9 +145,9 @@ struct LabExec: ParsableCommand {
 
     func run() throws {
         let error = Lab.exec(side: Lab.side(side)!, command: commandLine)
-        complain(error.description)
-        if case .failed = error { throw ExitCode(commandLine.isEmpty ? 1 : 127) }
-        throw ExitCode(error.exitCode)
+        // The command could not be started: 127, as a shell says for a command not found.
+        if case .failed = error { throw CommandFailure(error.description, commandLine.isEmpty ? .measurementFailed : ExitCode(127)) }
+        throw error
     }
 }
 
@@ -166,27 +157,25 @@ struct LabStatusCommand: ParsableCommand {
         abstract: "Show the link's settings and each direction's counters and the delay line's own latency."
     )
 
-    @Option(help: "Also write the status as JSON to FILE (- for standard output only).")
-    var json: String?
+    @OptionGroup var outputs: JSONOutputOptions
 
     func run() throws {
+        try outputs.checkPaths()
         switch Lab.status() {
         case .down:
-            complain("the lab is not up: `wirelat lab up` starts it")
-            throw ExitCode(1)
+            throw CommandFailure("the lab is not up: `wirelat lab up` starts it", .measurementFailed)
         case .died(let pid, let logTail):
             let who = pid.map { "the delay line (pid \($0))" } ?? "the delay line"
             var line = "\(who) is not running: it died or was killed, so nothing carries packets between wirelat-a and wirelat-b; `wirelat lab down` cleans up"
             if !logTail.isEmpty { line += "\nlast lines of its log (\(Lab.logFile)):\n\(logTail)" }
-            complain(line)
-            throw ExitCode(1)
+            throw CommandFailure(line, .measurementFailed)
         case .running(let status, let age):
-            if let path = json {
+            if let path = outputs.json {
                 if path == "-" {
                     emit(status.json)
                     return
                 }
-                guard saveOutput(Array(status.json.utf8), to: path, option: "--json") else { throw ExitCode(2) }
+                guard saveOutput(Array(status.json.utf8), to: path, option: "--json") else { throw ExitCode.badInput }
             }
             emit(render(status, ageNanoseconds: age))
         }
@@ -232,7 +221,7 @@ struct LabStatusCommand: ParsableCommand {
     }
 
     private func arrow(_ direction: String) -> String {
-        direction.replacingOccurrences(of: ">", with: " → ")
+        direction.replacing(">", with: " → ")
     }
 }
 
@@ -243,13 +232,7 @@ struct LabDown: ParsableCommand {
     )
 
     func run() throws {
-        let result: Lab.DownResult
-        do {
-            result = try Lab.down()
-        } catch {
-            complain(error.description)
-            throw ExitCode(error.exitCode)
-        }
+        let result = try Lab.down()
         if !result.foreignNamespaces.isEmpty {
             complain("left alone: \(Lab.foreignNamespaceText(result.foreignNamespaces))")
         }
@@ -283,9 +266,11 @@ struct LabDelayLine: ParsableCommand {
         settings.heldLimitPackets = LinkSettings().heldLimitPackets
         let seed = link.seed ?? UInt64.random(in: 0...UInt64.max)
         // Its own session, and none of its parent's descriptors: `lab up`, its terminal and
-        // whoever waits for `lab up` to finish must not wait for the delay line.
+        // whoever waits for `lab up` to finish must not wait for the delay line. setsid
+        // fails only for a process that already leads a process group; it then runs on.
         try? startNewSession()
         closeInheritedDescriptors(keeping: readyFD.map { [$0] } ?? [])
+        // Best effort: without it, timers may only fire later (the default slack is 50 µs).
         try? setTimerSlack(nanoseconds: 1)
         var scheduling = "ordinary scheduling"
         var priority: Int32 = 0
@@ -298,9 +283,9 @@ struct LabDelayLine: ParsableCommand {
                 scheduling = "ordinary scheduling (\(error))"
             }
         }
-        log("delay line pid \(getpid()) starting: \(settings.summary), seed \(seed), \(scheduling)")
-        let wakeEarly = try durationOption(link.wakeEarly, "--wake-early", bareUnit: .microseconds)
-        let pollLinger = try link.pollLingerNanoseconds()
+        log("delay line pid \(currentProcessID()) starting: \(settings.summary), seed \(seed), \(scheduling)")
+        let wakeEarly = link.wakeEarly.nanoseconds
+        let pollLinger = link.pollLingerNanoseconds
         let daemon: DelayLineDaemon
         do {
             daemon = try DelayLineDaemon(settings: settings, seed: seed, realtimePriority: priority, wakeEarlyNanoseconds: wakeEarly,
@@ -308,7 +293,7 @@ struct LabDelayLine: ParsableCommand {
         } catch {
             log("cannot create the TUN devices: \(error)")
             tell("error: cannot create the TUN devices: \(error)")
-            throw ExitCode(1)
+            throw ExitCode.measurementFailed
         }
         do {
             try daemon.run {
@@ -317,7 +302,7 @@ struct LabDelayLine: ParsableCommand {
             }
         } catch {
             log("stopped on an error: \(error)")
-            throw ExitCode(1)
+            throw ExitCode.measurementFailed
         }
         for d in daemon.counters {
             log("\(d.direction): read \(d.readPackets), sent \(d.sentPackets), lost \(d.droppedLoss), queue drops \(d.droppedQueue), own latency mean \(formatFixed(d.ownLatency.meanNanoseconds / 1000, 1)) µs p99 \(formatFixed(Double(d.ownLatency.p99Nanoseconds) / 1000, 1)) µs")

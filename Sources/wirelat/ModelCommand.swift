@@ -1,6 +1,7 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import WirelatCore
+import WirelatIO
 
 struct ModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,8 +17,8 @@ struct ModelCommand: ParsableCommand {
         """
     )
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("The network's round trip while the workload ran at --tps (e.g. 0.685ms, 685us), as ping, a SYN probe or client --length 0 measure it; with --payload and a sweep, the payload's cost is added.", valueName: "D"))
-    var rtt: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("The network's round trip while the workload ran at --tps (e.g. 0.685ms, 685us), as ping, a SYN probe or client --length 0 measure it; with --payload and a sweep, the payload's cost is added.", valueName: "D"), transform: RTTArgument.parse)
+    var rtt: RTTArgument?
 
     @Option(parsing: .unconditional, help: ArgumentHelp("Transactions per second measured at that RTT.", valueName: "N"))
     var tps: String?
@@ -28,8 +29,8 @@ struct ModelCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Network round trips per transaction.", valueName: "N"))
     var roundtrips = "1"
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("Predict TPS at these RTTs, comma-separated (e.g. 0.161ms,0.021ms); default half and double the measured RTT.", valueName: "D1,D2,..."))
-    var predict: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("Predict TPS at these RTTs, comma-separated (e.g. 0.161ms,0.021ms); default half and double the measured RTT.", valueName: "D1,D2,..."), transform: RTTArgument.parseList)
+    var predict: [RTTArgument]?
 
     @Option(name: .customLong("from"), parsing: .upToNextOption, help: ArgumentHelp("JSON reports of client (sync mode, or --sweep) and capture --rtt to read the RTT, TPS and size fit from.", valueName: "REPORT.json"))
     var from: [String] = []
@@ -37,8 +38,7 @@ struct ModelCommand: ParsableCommand {
     @Option(name: .customLong("fit-on"), help: "Which statistic of each sweep point the size fit uses; p50 is not moved by a few stalls.")
     var fitOn: FitStatistic = .p50
 
-    @Option(help: ArgumentHelp("Write the JSON report to FILE (- for standard output).", valueName: "FILE"))
-    var json: String?
+    @OptionGroup var outputs: JSONOutputOptions
 
     @Option(help: ArgumentHelp("Write a self-contained HTML page plotting TPS against RTT to FILE.", valueName: "FILE"))
     var html: String?
@@ -59,7 +59,7 @@ struct ModelCommand: ParsableCommand {
     func options() throws -> ModelInput {
         var input = ModelInput()
         input.fitStatistic = fitOn
-        if let rtt { input.rttNanoseconds = try duration(rtt, "--rtt") }
+        if let rtt { input.rttNanoseconds = try rtt.nanoseconds("--rtt") }
         if let tps { input.tps = try number(tps, "--tps") }
         input.roundtrips = try number(roundtrips, "--roundtrips")
         if let payload {
@@ -71,29 +71,12 @@ struct ModelCommand: ParsableCommand {
                 throw ValidationError("--payload: \(error.description)")
             }
         }
-        if let predict {
-            let items = predict.split(separator: ",", omittingEmptySubsequences: false)
-                .map { $0.trimmingCharacters(in: .whitespaces) }
-            guard !items.contains(where: \.isEmpty) else {
-                throw ValidationError("--predict: expected RTTs separated by commas, e.g. 0.161ms,0.021ms")
-            }
-            input.predictNanoseconds = try items.map { try duration($0, "--predict") }
-        }
+        if let predict { input.predictNanoseconds = try predict.map { try $0.nanoseconds("--predict") } }
         return input
     }
 
-    private func duration(_ text: String, _ option: String) throws -> Double {
-        do {
-            return Double(try parseDuration(text, bareUnit: .milliseconds).nanoseconds)
-        } catch .negativeDuration {
-            throw ModelError("\(option): an RTT cannot be negative (\(text))")
-        } catch {
-            throw ValidationError("\(option): \(error.description)")
-        }
-    }
-
     private func number(_ text: String, _ option: String) throws -> Double {
-        guard let value = Double(text.trimmingCharacters(in: .whitespaces)), value.isFinite else {
+        guard let value = Double(text.trimmingSpaces()), value.isFinite else {
             throw ValidationError("\(option): expected a number, not \"\(text)\"")
         }
         guard value > 0 else {
@@ -103,41 +86,67 @@ struct ModelCommand: ParsableCommand {
     }
 
     func run() throws {
-        try checkOutputPaths([("--json", json), ("--html", html)])
-        let report: ModelReport
-        do {
-            var input = try options()
-            for path in from {
-                input.evidence.append(try ModelEvidence.read(try readReport(path), name: path))
-            }
-            report = try ModelReport.make(input)
-        } catch let error as ModelError {
-            complain(error.message)
-            throw ExitCode(2)
+        try outputs.checkPaths(with: [("--html", html)])
+        let json = outputs.json
+        var input = try options()
+        for path in from {
+            input.evidence.append(try ModelEvidence.read(try readReport(path), name: path))
         }
+        let report = try ModelReport.make(input)
         if json != "-" { emit(report.text) }
         var saved = true
         if let json { saved = saveOutput(try jsonBytes(report), to: json, option: "--json") && saved }
         if let html { saved = saveOutput(Array(report.html().utf8), to: html, option: "--html") && saved }
-        if !saved { throw ExitCode(2) }
+        if !saved { throw ExitCode.badInput }
     }
 }
 
 /// The whole file; also a pipe or a process substitution such as `<(wirelat client ... --json -)`.
 private func readReport(_ path: String) throws(ModelError) -> Data {
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-        throw ModelError("cannot read \(path): no such file")
-    }
-    guard !isDirectory.boolValue else { throw ModelError("cannot read \(path): it is a directory, not a JSON report") }
-    guard let handle = FileHandle(forReadingAtPath: path) else {
-        throw ModelError("cannot read \(path): permission denied")
-    }
-    defer { try? handle.close() }
     do {
-        return try handle.readToEnd() ?? Data()
+        return Data(try readWholeFile(path))
     } catch {
-        throw ModelError("cannot read \(path): \(error.localizedDescription)")
+        if error.isNoSuchFile { throw ModelError("cannot read \(path): no such file") }
+        if error.isDirectory { throw ModelError("cannot read \(path): it is a directory, not a JSON report") }
+        if error.isPermission { throw ModelError("cannot read \(path): permission denied") }
+        throw ModelError("cannot read \(path): \(error.reason)")
+    }
+}
+
+/// An RTT given to `model` (`--rtt`, each of `--predict`): a duration, a bare number in
+/// milliseconds. A minus sign parses, so that a negative RTT is refused as an impossible
+/// value (exit 2, "an RTT cannot be negative"), not as bad syntax (exit 64).
+struct RTTArgument: Sendable {
+    let text: String
+    /// Nil for a negative RTT.
+    let value: DurationArgument<BareMilliseconds>?
+
+    init(parsing text: String) throws(UnitParseError) {
+        self.text = text
+        do {
+            value = try DurationArgument(parsing: text)
+        } catch .negativeDuration {
+            value = nil
+        }
+    }
+
+    @Sendable static func parse(_ text: String) throws -> RTTArgument {
+        try RTTArgument(parsing: text)
+    }
+
+    /// RTTs separated by single commas (`0.161ms,0.021ms`).
+    @Sendable static func parseList(_ text: String) throws -> [RTTArgument] {
+        let items = text.split(separator: ",", omittingEmptySubsequences: false).map { String($0.trimmingSpaces()) }
+        guard !items.contains(where: \.isEmpty) else {
+            throw ValidationError("expected RTTs separated by commas, e.g. 0.161ms,0.021ms")
+        }
+        return try items.map(parse)
+    }
+
+    /// The RTT in nanoseconds; a negative one is a `ModelError` naming `option`.
+    func nanoseconds(_ option: String) throws(ModelError) -> Double {
+        guard let value else { throw ModelError("\(option): an RTT cannot be negative (\(text))") }
+        return Double(value.duration.nanoseconds)
     }
 }
 

@@ -1,16 +1,38 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
 import WirelatCore
 import WirelatIO
 
 /// Writes straight to standard output, unbuffered, so lines appear as they happen.
+/// A reader that has gone (`wirelat ... | head`) loses the rest; the command goes on,
+/// so that its files are still written.
 func emit(_ text: String) {
-    FileHandle.standardOutput.write(Data(text.utf8))
+    var text = text
+    let _: Bool = text.withUTF8 { writeStandardOutput(UnsafeRawBufferPointer($0)) }
+}
+
+/// Writes to standard error as it is, unbuffered (progress text, content that could
+/// not be saved). Standard error is the last place to report to: a failure there is
+/// not reported.
+func emitError(_ text: String) {
+    var text = text
+    let _: Bool = text.withUTF8 { writeStandardError(UnsafeRawBufferPointer($0)) }
 }
 
 /// One line on standard error.
 func complain(_ line: String) {
-    FileHandle.standardError.write(Data("wirelat: \(line)\n".utf8))
+    emitError("wirelat: \(line)\n")
+}
+
+/// `--json FILE`, the same option and check for every command that writes a JSON report.
+struct JSONOutputOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Write the JSON report to FILE (- for standard output).", valueName: "FILE"))
+    var json: String?
+
+    /// ``checkOutputPaths(_:)`` for `--json` and the command's other outputs.
+    func checkPaths(with others: [(option: String, path: String?)] = []) throws {
+        try checkOutputPaths([("--json", json)] + others)
+    }
 }
 
 /// Refuses, before anything is measured, an output path that cannot be written (empty,
@@ -21,8 +43,7 @@ func complain(_ line: String) {
 func checkOutputPaths(_ outputs: [(option: String, path: String?)]) throws {
     for case let (option, path?) in outputs where path != "-" {
         if let problem = outputFileProblem(path) {
-            complain("cannot write \(option) \"\(path)\": \(problem)")
-            throw ExitCode(2)
+            throw CommandFailure("cannot write \(option) \"\(path)\": \(problem)", .badInput)
         }
     }
 }
@@ -34,7 +55,8 @@ func checkOutputPaths(_ outputs: [(option: String, path: String?)]) throws {
 @discardableResult
 func saveOutput(_ bytes: [UInt8], to path: String, option: String) -> Bool {
     if path == "-" {
-        FileHandle.standardOutput.write(Data(bytes))
+        // As for `emit`: a reader of standard output that has gone is not a failure to save.
+        let _: Bool = bytes.withUnsafeBytes { writeStandardOutput($0) }
         return true
     }
     let written = bytes.withUnsafeBytes { b in Result { () throws(SystemError) in try writeFile(b, to: path) } }
@@ -43,7 +65,8 @@ func saveOutput(_ bytes: [UInt8], to path: String, option: String) -> Bool {
         return true
     case .failure(let error):
         complain("cannot write \(option) \"\(path)\": \(error.reason); here it is instead:")
-        FileHandle.standardError.write(Data(bytes))
+        // Standard error is the last resort; nothing is left to report its failure to.
+        let _: Bool = bytes.withUnsafeBytes { writeStandardError($0) }
         return false
     }
 }
@@ -61,23 +84,27 @@ func jsonBytes<T: Encodable>(_ value: T) throws -> [UInt8] {
 /// Writes a report as JSON to a file, or to standard output for `-`; exit 2 (after the
 /// JSON on standard error) when the file cannot be written.
 func writeJSON<T: Encodable>(_ value: T, to path: String, option: String = "--json") throws {
-    guard saveOutput(try jsonBytes(value), to: path, option: option) else { throw ExitCode(2) }
+    guard saveOutput(try jsonBytes(value), to: path, option: option) else { throw ExitCode.badInput }
 }
 
-/// Parses a duration option, turning a bad value into a usage error that names the option.
-func durationOption(_ text: String, _ option: String, bareUnit: DurationUnit) throws -> UInt64 {
-    do {
-        let d = try parseDuration(text, bareUnit: bareUnit)
-        return UInt64(max(0, d.nanoseconds))
-    } catch {
-        throw ValidationError("\(option): \(error.description)")
-    }
-}
-
+/// Parses a byte-count option, turning a bad value into a usage error that names the option.
 func byteOption(_ text: String, _ option: String) throws -> Int {
     do {
         return try parseByteCount(text)
     } catch {
         throw ValidationError("\(option): \(error.description)")
+    }
+}
+
+extension StringProtocol {
+    /// The text without leading and trailing spaces and tabs (Unicode's space separators).
+    func trimmingSpaces() -> Substring {
+        func isSpace(_ c: Character) -> Bool {
+            c == "\t" || c.unicodeScalars.allSatisfy { $0.properties.generalCategory == .spaceSeparator }
+        }
+        var s = self[...]
+        while let c = s.first, isSpace(c) { s = s.dropFirst() }
+        while let c = s.last, isSpace(c) { s = s.dropLast() }
+        return Substring(s)
     }
 }

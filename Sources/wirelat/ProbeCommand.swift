@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import WirelatCore
 import WirelatKit
 import WirelatIO
@@ -17,25 +16,23 @@ struct ProbeOptions: ParsableArguments {
     @Option(help: "Probes to send.")
     var count = 5
 
-    @Option(help: "From one probe to the next (e.g. 1s, 10ms); a bare number is seconds, as ping's -i.")
-    var interval = "1s"
+    @Option(help: .withDefault("From one probe to the next (e.g. 1s, 10ms); a bare number is seconds, as ping's -i.", "1s"), transform: DurationArgument.parse)
+    var interval: DurationArgument<BareSeconds> = "1s"
 
-    @Option(help: "How long to wait for each answer (e.g. 1s, 200ms); a bare number is seconds.")
-    var timeout = "1s"
+    @Option(help: .withDefault("How long to wait for each answer (e.g. 1s, 200ms); a bare number is seconds.", "1s"), transform: DurationArgument.parse)
+    var timeout: DurationArgument<BareSeconds> = "1s"
 
-    @Option(help: "Write the JSON report to FILE (- for standard output).")
-    var json: String?
+    @OptionGroup var outputs: JSONOutputOptions
 
-    func schedule() throws -> ProbeSchedule {
-        ProbeSchedule(count: count,
-                      intervalNanoseconds: try durationOption(interval, "--interval", bareUnit: .seconds),
-                      timeoutNanoseconds: try durationOption(timeout, "--timeout", bareUnit: .seconds))
+    var json: String? { outputs.json }
+
+    var schedule: ProbeSchedule {
+        ProbeSchedule(count: count, intervalNanoseconds: interval.nanoseconds, timeoutNanoseconds: timeout.nanoseconds)
     }
 
     func validate() throws {
         guard count >= 1 && count <= 10_000_000 else { throw ValidationError("--count must be between 1 and 10000000") }
-        let s = try schedule()
-        guard s.timeoutNanoseconds >= 1_000_000 else { throw ValidationError("--timeout must be at least 1ms") }
+        guard timeout.nanoseconds >= 1_000_000 else { throw ValidationError("--timeout must be at least 1ms") }
     }
 }
 
@@ -43,18 +40,10 @@ struct ProbeOptions: ParsableArguments {
 /// Exit 3 when a privilege is missing, 1 when nothing answered.
 func runProbe(method: ProbeMethod, host: String, port: UInt16?, payloadBytes: Int?, options: ProbeOptions,
               makeProber: (ProbeTarget) throws(ProbeSetupError) -> Prober) throws {
-    try checkOutputPaths([("--json", options.json)])
-    let schedule = try options.schedule()
-    let prober: Prober
-    let target: ProbeTarget
-    do {
-        target = try ProbeTarget(host: host, port: port)
-        prober = try makeProber(target)
-    } catch {
-        complain(error.description)
-        if case .privilege = error { throw ExitCode(3) }
-        throw ExitCode(1)
-    }
+    try options.outputs.checkPaths()
+    let schedule = options.schedule
+    let target = try ProbeTarget(host: host, port: port)
+    let prober = try makeProber(target)
     let printing = options.json != "-"
     if printing {
         emit(ProbeText.header(method: method, host: target.host, port: port, payloadBytes: payloadBytes, socket: prober.socketKind) + "\n")
@@ -71,8 +60,7 @@ func runProbe(method: ProbeMethod, host: String, port: UInt16?, payloadBytes: In
     if printing { emit(ProbeText.summary(report, host: port == nil ? target.host : target.text)) }
     if let json = options.json { try writeJSON(report, to: json) }
     if !report.anythingAnswered && !outcome.replies.isEmpty {
-        complain("nothing answered: \(report.sent) probe\(report.sent == 1 ? "" : "s") to \(target.text), no reply within \(formatDuration(.nanoseconds(Int64(clamping: schedule.timeoutNanoseconds)))) each (a firewall dropping them, or the host down)")
-        throw ExitCode(1)
+        throw CommandFailure("nothing answered: \(report.sent) probe\(report.sent == 1 ? "" : "s") to \(target.text), no reply within \(formatDuration(.nanoseconds(Int64(clamping: schedule.timeoutNanoseconds)))) each (a firewall dropping them, or the host down)", .measurementFailed)
     }
 }
 

@@ -16,8 +16,8 @@ struct ServerCommand: ParsableCommand {
     @Option(help: "TCP port to listen on.")
     var port: UInt16 = 5555
 
-    @Option(name: .customLong("think-time"), help: "Wait this long before each reply, as a database would while it works (e.g. 400us; a bare number is milliseconds).")
-    var thinkTime = "0"
+    @Option(name: .customLong("think-time"), help: .withDefault("Wait this long before each reply, as a database would while it works (e.g. 400us; a bare number is milliseconds).", "0"), transform: DurationArgument.parse)
+    var thinkTime: DurationArgument<BareMilliseconds> = "0"
 
     @Option(name: .customLong("write-dir"), help: "For clients that ask with --write: append each request to a file in DIR and fsync it before replying (oratcptest's disk-write option). The file is removed when the connection ends.")
     var writeDir: String?
@@ -28,19 +28,16 @@ struct ServerCommand: ParsableCommand {
     @Option(name: .customLong("max-connections"), help: "Connections served at once; more are refused.")
     var maxConnections = 10_000
 
-    @Option(name: .customLong("handshake-timeout"), help: "Close connections that send no complete test request within this time.")
-    var handshakeTimeout = "10s"
+    @Option(name: .customLong("handshake-timeout"), help: .withDefault("Close connections that send no complete test request within this time.", "10s"), transform: DurationArgument.parse)
+    var handshakeTimeout: DurationArgument<BareSeconds> = "10s"
 
-    @Option(name: .customLong("idle-timeout"), help: "Close test connections silent for this long.")
-    var idleTimeout = "5m"
+    @Option(name: .customLong("idle-timeout"), help: .withDefault("Close test connections silent for this long.", "5m"), transform: DurationArgument.parse)
+    var idleTimeout: DurationArgument<BareSeconds> = "5m"
 
     @Option(name: .customLong("max-tests"), help: "Exit after this many tests have finished.")
     var maxTests: Int?
 
     func validate() throws {
-        _ = try durationOption(thinkTime, "--think-time", bareUnit: .milliseconds)
-        _ = try durationOption(handshakeTimeout, "--handshake-timeout", bareUnit: .seconds)
-        _ = try durationOption(idleTimeout, "--idle-timeout", bareUnit: .seconds)
         let length = try byteOption(maxLength, "--max-length")
         guard length <= Int(UInt32.max) else { throw ValidationError("--max-length must be at most \(UInt32.max)") }
         guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
@@ -51,17 +48,14 @@ struct ServerCommand: ParsableCommand {
         var config = ServerConfiguration()
         config.bind = bind
         config.port = port
-        config.thinkTimeNanoseconds = try durationOption(thinkTime, "--think-time", bareUnit: .milliseconds)
-        config.handshakeTimeoutNanoseconds = try durationOption(handshakeTimeout, "--handshake-timeout", bareUnit: .seconds)
-        config.idleTimeoutNanoseconds = try durationOption(idleTimeout, "--idle-timeout", bareUnit: .seconds)
+        config.thinkTimeNanoseconds = thinkTime.nanoseconds
+        config.handshakeTimeoutNanoseconds = handshakeTimeout.nanoseconds
+        config.idleTimeoutNanoseconds = idleTimeout.nanoseconds
         config.maxPayloadLength = UInt32(try byteOption(maxLength, "--max-length"))
         config.maxConnections = maxConnections
         config.maxTests = maxTests
         if let dir = writeDir {
-            guard isWritableDirectory(dir) else {
-                complain("--write-dir \(dir): not a writable directory")
-                throw ExitCode(2)
-            }
+            guard isWritableDirectory(dir) else { throw CommandFailure("--write-dir \(dir): not a writable directory", .badInput) }
             config.writeDirectory = dir
         }
         ignoreSIGPIPE()
@@ -74,12 +68,9 @@ struct ServerCommand: ParsableCommand {
             try server.start()
             try loop.onInterrupt { _ in loop.stop() }
         } catch let e as ServerError {
-            complain(e.description)
-            if case .usage = e { throw ExitCode(64) }
-            throw ExitCode(1)
+            throw e
         } catch {
-            complain("\(error)")
-            throw ExitCode(1)
+            throw CommandFailure("\(error)", .measurementFailed)
         }
         var settings = "think time \(formatDuration(.nanoseconds(Int64(config.thinkTimeNanoseconds))))"
         settings += ", disk write " + (config.writeDirectory.map { "to \($0)" } ?? "off")
@@ -87,8 +78,7 @@ struct ServerCommand: ParsableCommand {
         do {
             try loop.run()
         } catch {
-            complain("\(error)")
-            throw ExitCode(1)
+            throw CommandFailure("\(error)", .measurementFailed)
         }
         server.stop()
         let c = server.counters

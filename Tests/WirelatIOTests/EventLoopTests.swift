@@ -3,6 +3,7 @@ import Testing
 @preconcurrency import Glibc
 import WirelatCore
 import WirelatIO
+import WirelatTestSupport
 
 extension InProcess {
     @Suite("EventLoop")

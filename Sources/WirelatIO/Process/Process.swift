@@ -160,5 +160,5 @@ public func currentExecutablePath() throws(SystemError) -> String {
 /// A process id, as the kernel numbers processes.
 public typealias ProcessID = pid_t
 
-/// This process's id. The corresponding C function is `getpid`.
+/// This process's id. The corresponding C function is `getpid`, which cannot fail.
 public func currentProcessID() -> ProcessID { getpid() }

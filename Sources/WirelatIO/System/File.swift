@@ -70,26 +70,6 @@ public func writeStandardOutput(_ bytes: UnsafeRawBufferPointer) -> Bool {
     (try? writeAll(1, bytes)) != nil
 }
 
-/// Opens (creates or truncates) a file for writing; -1 on failure. The corresponding C
-/// function is `open`.
-public func openForWriting(_ path: String) -> CInt {
-    Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-}
-
-/// Writes all of `bytes` to `fd` and empties it; false if the write failed.
-@discardableResult
-public func writeAll(_ fd: CInt, _ bytes: inout [UInt8]) -> Bool {
-    let ok = bytes.withUnsafeBytes { (try? writeAll(fd, $0)) != nil }
-    bytes.removeAll(keepingCapacity: true)
-    return ok
-}
-
-/// Closes a descriptor `openForWriting` gave. The corresponding C function is `close`;
-/// its failure is not reported, as `writeAll`'s is not.
-public func closeDescriptor(_ fd: CInt) {
-    _ = FileDescriptor(owning: fd)
-}
-
 /// A whole small file (at most 1 MiB) as text, nil if it cannot be read. The
 /// corresponding C functions are `open` and `read`.
 public func readSmallFile(_ path: String) -> String? {

@@ -4,6 +4,7 @@ import Testing
 import WirelatCore
 import WirelatIO
 import WirelatKit
+import WirelatTestSupport
 
 /// Every test in this target opens descriptors, and the leak test counts this process's
 /// descriptors before and after, so the in-process tests run one at a time.

@@ -4,6 +4,7 @@ import Testing
 import WirelatCore
 import WirelatIO
 import WirelatKit
+import WirelatTestSupport
 
 extension InProcess {
     @Suite("A server under abuse")
