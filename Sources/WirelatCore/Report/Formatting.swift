@@ -1,8 +1,6 @@
-import Foundation
-
 /// A number with a fixed count of decimals: `formatFixed(2356.04, 1)` is `"2356.0"`.
 public func formatFixed(_ value: Double, _ decimals: Int) -> String {
-    String(format: "%.\(min(max(decimals, 0), 9))f", value)
+    CFormat.fixed(value, decimals: min(max(decimals, 0), 9))
 }
 
 /// Pads on the left to `width` characters.
@@ -15,19 +13,20 @@ public func rightPad(_ text: String, _ width: Int) -> String {
     text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
 }
 
-/// Text for HTML and XML: & < > " ' escaped.
-public func escapeHTML(_ text: String) -> String {
-    var out = ""
-    out.reserveCapacity(text.count)
-    for c in text {
-        switch c {
-        case "&": out += "&amp;"
-        case "<": out += "&lt;"
-        case ">": out += "&gt;"
-        case "\"": out += "&quot;"
-        case "'": out += "&#39;"
-        default: out.append(c)
-        }
-    }
-    return out
+/// `+84%`, `-12%`, `+0.4%` (one decimal under 1 %).
+func formatPercentChange(_ change: Double) -> String {
+    let percent = change * 100
+    let digits = abs(percent) < 0.95 ? 1 : 0
+    let text = formatFixed(abs(percent), digits)
+    return (percent < 0 && text != formatFixed(0, digits) ? "-" : "+") + text + "%"
 }
+
+/// A count without a needless fraction: 1, 2.5, 8000.
+func formatNumber(_ value: Double) -> String {
+    if value.isFinite, value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+    var text = formatFixed(value, 3)
+    while text.hasSuffix("0") { text.removeLast() }
+    if text.hasSuffix(".") { text.removeLast() }
+    return text
+}
+
