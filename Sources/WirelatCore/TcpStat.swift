@@ -406,6 +406,10 @@ private struct StickyBytes: Sendable {
 ///   every interval wholly skipped over is printed with zero counts, unless
 ///   `printsEmptyIntervals` is off (tcpstat `-e`). A packet earlier than the
 ///   interval start joins the current interval.
+/// - A gap between packets longer than `maximumEmptyIntervals` intervals (a
+///   timestamp that jumps years ahead: a clock step, a flipped bit) prints none
+///   of its empty intervals, where tcpstat prints them all; `add` reports it
+///   through `skipped` instead, and the intervals after it go on from there.
 /// - Rates divide by the nominal interval length, including for the last,
 ///   partial interval, which `finish` prints. A file with no packets prints one
 ///   interval starting at time 0.
@@ -421,6 +425,22 @@ public struct TcpStatAccumulator: Sendable {
     public let printsEmptyIntervals: Bool
     /// tcpstat `-R`: seconds subtracted from the printed times.
     public let relativeSeconds: Double
+    /// The longest run of empty intervals one gap between packets prints, as tcpstat
+    /// prints them; a longer gap is skipped and reported through `add`'s `skipped`.
+    /// The default, a million, keeps every gap of a real capture — 11 days of
+    /// silence at 1 s, 2.7 hours at 10 ms — identical to tcpstat's output, and
+    /// bounds the time and output one bad timestamp costs (10 years at 1 s would
+    /// be 315 million lines) to about a second and a million lines.
+    public var maximumEmptyIntervals = 1_000_000
+
+    /// A gap between two packets too long to print (see `maximumEmptyIntervals`).
+    public struct SkippedIntervals: Sendable, Equatable {
+        /// How many empty intervals were not printed.
+        public var count: Int
+        /// Where the skipped intervals begin and end, in seconds since the epoch.
+        public var fromSeconds: Double
+        public var toSeconds: Double
+    }
 
     private struct Counts: Sendable {
         var packets: Int32 = 0
@@ -485,9 +505,12 @@ public struct TcpStatAccumulator: Sendable {
     private var isWholeCapture: Bool { intervalSeconds == -1.0 }
 
     /// Adds one packet; first prints, through `emit`, the interval it closes and
-    /// any empty intervals between. Each call of `emit` gets one interval's text,
+    /// any empty intervals between, one at a time as each closes (so memory stays
+    /// bounded whatever the gap). Each call of `emit` gets one interval's text,
     /// exactly as tcpstat writes it (it ends in a newline only if the format does).
-    public mutating func add(_ facts: PacketFacts, emit: (String) -> Void) {
+    /// A gap of more than `maximumEmptyIntervals` goes to `skipped` instead.
+    public mutating func add(_ facts: PacketFacts, emit: (String) -> Void,
+                             skipped: (SkippedIntervals) -> Void = { _ in }) {
         let ts = Double(facts.timestampSeconds) + Double(facts.timestampMicroseconds) / 1.0e6
         if intervalBegin == 0.0 {
             counts = Counts()
@@ -496,7 +519,7 @@ public struct TcpStatAccumulator: Sendable {
         }
         let elapsed = ts - intervalBegin
         if elapsed > intervalSeconds && !isWholeCapture {
-            closeInterval(elapsed: elapsed, upTo: ts, emit: emit)
+            closeInterval(elapsed: elapsed, upTo: ts, emit: emit, skipped: skipped)
         }
         lastPacket = ts
         let size = facts.sizeBytes
@@ -522,7 +545,7 @@ public struct TcpStatAccumulator: Sendable {
     /// for an empty file).
     public mutating func finish(emit: (String) -> Void) {
         let span = intervalSeconds <= 0.0 ? lastPacket - firstPacket : intervalSeconds
-        closeInterval(elapsed: span, upTo: lastPacket, emit: emit)
+        closeInterval(elapsed: span, upTo: lastPacket, emit: emit, skipped: { _ in })
     }
 
     /// Feeds every packet of a capture file through `classifier` and then
@@ -543,7 +566,8 @@ public struct TcpStatAccumulator: Sendable {
     }
 
     /// `do_the_printing()`.
-    private mutating func closeInterval(elapsed measured: Double, upTo ts: Double, emit: (String) -> Void) {
+    private mutating func closeInterval(elapsed measured: Double, upTo ts: Double, emit: (String) -> Void,
+                                        skipped: (SkippedIntervals) -> Void) {
         let elapsed = intervalSeconds > 0.0 ? intervalSeconds : measured
         let bps = (counts.sum / elapsed) * 8.0
         if bps > peakBitsPerSecond { peakBitsPerSecond = bps }
@@ -558,7 +582,14 @@ public struct TcpStatAccumulator: Sendable {
         intervalBegin += elapsed
 
         var emptyLoad = load
-        if !isWholeCapture {
+        // The loop below runs once per empty interval: count them first.
+        let gap = ((ts - intervalBegin) / intervalSeconds).rounded(.up) - 1
+        if !isWholeCapture && gap > Double(maximumEmptyIntervals) {
+            let from = intervalBegin
+            intervalBegin += gap * intervalSeconds
+            emptyLoad *= pow(1 - loadFactor, gap)
+            skipped(SkippedIntervals(count: Int(exactly: gap) ?? .max, fromSeconds: from, toSeconds: intervalBegin))
+        } else if !isWholeCapture {
             let empty = Counts()
             var x = intervalBegin + intervalSeconds
             while x < ts {

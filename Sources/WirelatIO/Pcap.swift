@@ -24,6 +24,9 @@ public struct PcapError: Error, CustomStringConvertible, Sendable {
     }
 
     public var description: String { message }
+
+    /// A live capture's interface was deleted, in libpcap's words for it.
+    public static let interfaceDisappeared = PcapError(.other, "reading packets: The interface disappeared")
 }
 
 /// One libpcap handle, live or offline, closed on deinit. Packets are only lent
@@ -36,11 +39,15 @@ public final class PcapHandle {
     public let isLive: Bool
     /// The file an offline handle reads ("-" for standard input); nil for a live one.
     public let path: String?
+    /// The index of the interface a live capture was opened on, in this process's
+    /// network namespace; nil for `any`, pseudo-devices without an index, and files.
+    public let interfaceIndex: UInt32?
 
-    private init(handle: OpaquePointer, isLive: Bool, path: String? = nil) {
+    private init(handle: OpaquePointer, isLive: Bool, path: String? = nil, interfaceIndex: UInt32? = nil) {
         self.handle = handle
         self.isLive = isLive
         self.path = path
+        self.interfaceIndex = interfaceIndex
         linkType = LinkType(rawValue: UInt32(bitPattern: pcap_datalink(handle)))
         nanosecond = pcap_get_tstamp_precision(handle) == Int32(PCAP_TSTAMP_PRECISION_NANO)
     }
@@ -98,7 +105,27 @@ public final class PcapHandle {
                 throw PcapError(.device, "cannot capture on \(interface): \(detail)")
             }
         }
-        return PcapHandle(handle: h, isLive: true)
+        let index = if_nametoindex(interface)
+        return PcapHandle(handle: h, isLive: true, interfaceIndex: index == 0 ? nil : index)
+    }
+
+    /// Whether the interface this live capture was opened on is gone: no interface
+    /// has its index any more (a new one with the same name has another index; a
+    /// renamed one keeps it, and the capture with it).
+    ///
+    /// libpcap learns of a deleted interface from one socket error (ENETDOWN), which
+    /// the kernel raises once, when the interface goes down on its way out, and which
+    /// reading it clears. libpcap then looks the interface up by name (SIOCGIFFLAGS):
+    /// while the kernel is still unregistering it, or when it was set down before it
+    /// was deleted, the lookup succeeds, libpcap takes the error for "went down" and
+    /// carries on, and the deletion raises nothing more: the capture would wait
+    /// forever on a socket that receives nothing. Callers ask this property
+    /// periodically instead.
+    /// The corresponding C function is `if_indextoname`.
+    public var interfaceVanished: Bool {
+        guard let interfaceIndex else { return false }
+        var name = [CChar](repeating: 0, count: Int(IF_NAMESIZE) + 1)
+        return if_indextoname(interfaceIndex, &name) == nil && errno == ENXIO
     }
 
     /// Compiles a BPF filter (tcpdump's expression syntax) for this handle's link
@@ -213,7 +240,14 @@ public final class PcapHandle {
             pcap_close(dead)
             throw PcapError(.badFile, "cannot write \(path): \(why)")
         }
-        return PcapDumper(dead: dead, dumper: d)
+        // The header goes out now, so that a full disk shows before the first packet.
+        if pcap_dump_flush(d) != 0 {
+            let why = String(cString: strerror(errno))
+            pcap_dump_close(d)
+            pcap_close(dead)
+            throw PcapError(.other, "cannot write \(path): \(why)")
+        }
+        return PcapDumper(dead: dead, dumper: d, path: path)
     }
 
     /// The timestamp as nanoseconds of the handle's unit, for `PcapDumper`.
@@ -257,6 +291,7 @@ public final class MappedPackets {
     private let linkType: LinkType
     private let name: String
     private var nextRelease = MappedPackets.releaseWindow
+    private var breakRequested = false
     /// How far behind the reader mapped pages are kept: more than the largest block
     /// the reader accepts, so the packet being handled is never released.
     static let releaseWindow = 16 << 20
@@ -298,9 +333,17 @@ public final class MappedPackets {
             if let filter, !filter.matches(packet) { continue }
             body(packet)
             handled += 1
+            if breakRequested {
+                breakRequested = false
+                break
+            }
         }
         return handled
     }
+
+    /// Makes a running `dispatch` return after the packet being handled, as
+    /// `PcapHandle.breakLoop` does for libpcap's.
+    public func breakLoop() { breakRequested = true }
 
     /// The file was cut short under the mapping: another program truncated it (a ring
     /// of `tcpdump -C -W` files reusing one, say) while it was read.
@@ -337,14 +380,38 @@ private final class DispatchBox {
     }
 }
 
-/// Writes packets to a nanosecond-precision pcap file (`-w`). Flushed and closed on deinit.
+/// Writes packets to a nanosecond-precision pcap file (`-w`).
+///
+/// libpcap writes the file header (its link type numbering and all); the records
+/// go through this writer's own buffer straight to the descriptor, because
+/// `pcap_dump` reports no error: on a full disk it would leave a record cut in
+/// half and the caller none the wiser. Every write is checked; on the first
+/// failure the file is cut back to the last whole record, `recordsWritten` says
+/// how many it holds, and the error names the file and the reason.
 public final class PcapDumper {
     private let dead: OpaquePointer
     private let dumper: OpaquePointer
+    private let descriptor: CInt
+    private let path: String
+    private var buffer: [UInt8] = []
+    /// Where each record in `buffer` ends, counted from the start of `buffer`.
+    private var recordEnds: [Int] = []
+    /// Bytes of the file known to be written: the header and whole records.
+    private var fileBytes: Int
+    private var failure: PcapError?
+    /// Records in the file (once `flush` has returned without an error).
+    public private(set) var recordsWritten = 0
 
-    init(dead: OpaquePointer, dumper: OpaquePointer) {
+    static let bufferBytes = 1 << 16
+
+    /// Takes over a dumper whose header libpcap has written and flushed.
+    init(dead: OpaquePointer, dumper: OpaquePointer, path: String) {
         self.dead = dead
         self.dumper = dumper
+        self.path = path
+        descriptor = fileno(pcap_dump_file(dumper))
+        fileBytes = Int(pcap_dump_ftell64(dumper))
+        buffer.reserveCapacity(Self.bufferBytes)
     }
 
     deinit {
@@ -352,18 +419,58 @@ public final class PcapDumper {
         pcap_close(dead)
     }
 
-    public func write(_ packet: borrowing CapturedPacket) {
-        var header = pcap_pkthdr()
-        header.ts.tv_sec = Int(packet.timestamp.seconds)
-        header.ts.tv_usec = Int(packet.timestamp.fraction(in: .nanoseconds))
-        header.caplen = UInt32(packet.data.count)
-        header.len = UInt32(packet.wireLength)
-        let user = UnsafeMutablePointer<UInt8>(dumper)
-        let bytes = packet.data.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        pcap_dump(user, &header, bytes)
+    /// Adds one record, written out once the buffer is full. Throws the first
+    /// write error (and every call after it).
+    public func write(_ packet: borrowing CapturedPacket) throws(PcapError) {
+        if let failure { throw failure }
+        let caplen = packet.data.count
+        if buffer.count + 16 + caplen > Self.bufferBytes && !buffer.isEmpty { try flush() }
+        appendUInt32(UInt32(truncatingIfNeeded: packet.timestamp.seconds))
+        appendUInt32(UInt32(truncatingIfNeeded: packet.timestamp.fraction(in: .nanoseconds)))
+        appendUInt32(UInt32(caplen))
+        appendUInt32(UInt32(truncatingIfNeeded: packet.wireLength))
+        buffer.append(contentsOf: packet.data)
+        recordEnds.append(buffer.count)
+        if buffer.count >= Self.bufferBytes { try flush() }
     }
 
-    public func flush() { _ = pcap_dump_flush(dumper) }
+    /// Writes out what is buffered. On a failed or short write, cuts the file back
+    /// to its last whole record and throws.
+    /// The corresponding C functions are `write` and, on failure, `ftruncate`.
+    public func flush() throws(PcapError) {
+        if let failure { throw failure }
+        var written = 0
+        var error: SystemError?
+        while written < buffer.count {
+            do throws(SystemError) {
+                let n = try retrying("write") {
+                    buffer.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress! + written, $0.count - written) }
+                }
+                if n == 0 { throw SystemError(call: "write", errno: EIO) }
+                written += n
+            } catch let e {
+                error = e
+                break
+            }
+        }
+        let whole = recordEnds.prefix { $0 <= written }
+        recordsWritten += whole.count
+        fileBytes += whole.last ?? 0
+        buffer.removeAll(keepingCapacity: true)
+        recordEnds.removeAll(keepingCapacity: true)
+        guard let error else { return }
+        var reason = String(cString: strerror(error.errno))
+        if written > (whole.last ?? 0) && ftruncate(descriptor, off_t(fileBytes)) != 0 {
+            reason += ", and its last packet is cut short (ftruncate: \(String(cString: strerror(errno))))"
+        }
+        let failure = PcapError(.other, "cannot write \(path): \(reason)")
+        self.failure = failure
+        throw failure
+    }
+
+    private func appendUInt32(_ value: UInt32) {
+        withUnsafeBytes(of: value) { buffer.append(contentsOf: $0) }
+    }
 }
 
 /// How messages name a capture file.

@@ -86,7 +86,13 @@ public final class CaptureSession {
 
     public func run() -> CaptureOutcome {
         if handle.isLive { runLive() } else { runOffline() }
-        dumper?.flush()
+        if let dumper {
+            do {
+                try dumper.flush()
+            } catch {
+                stopWriting(error)
+            }
+        }
         return outcome
     }
 
@@ -96,9 +102,30 @@ public final class CaptureSession {
     }
 
     private func handle(_ packet: borrowing CapturedPacket) {
+        if writeFailed { return }
         outcome.packets += 1
-        dumper?.write(packet)
+        if let dumper {
+            do {
+                try dumper.write(packet)
+            } catch {
+                stopWriting(error)
+                return
+            }
+        }
         configuration.onPacket(packet)
+    }
+
+    /// Set once `-w` cannot write: the capture stops, and its count is what the file holds.
+    private var writeFailed = false
+
+    /// A write error ends the capture (a full disk, say): the packets counted are
+    /// the ones the file holds, and the error is the outcome's.
+    private func stopWriting(_ error: PcapError) {
+        writeFailed = true
+        outcome.packets = dumper?.recordsWritten ?? outcome.packets
+        outcome.error = error
+        handle.breakLoop()
+        mapped?.breakLoop()
     }
 
     private func scheduleTick(_ loop: EventLoop, at deadline: UInt64, every tick: UInt64) {
@@ -113,6 +140,28 @@ public final class CaptureSession {
         }
     }
 
+    /// How often a live capture checks that its interface still exists.
+    static let interfaceCheckNanoseconds: UInt64 = 200_000_000
+
+    /// Ends a live capture whose interface was deleted, as libpcap's own error does,
+    /// after handing over the packets still in the ring: `PcapHandle.interfaceVanished`
+    /// says why libpcap alone does not always notice.
+    private func watchInterface(_ loop: EventLoop) {
+        loop.schedule(after: Self.interfaceCheckNanoseconds) { [weak self] in
+            guard let self else { return }
+            guard self.handle.interfaceVanished else {
+                self.watchInterface(loop)
+                return
+            }
+            if self.remaining != 0 {
+                _ = try? self.handle.dispatch(limit: self.remaining) { self.handle($0) }
+                self.configuration.onBatch()
+            }
+            if self.outcome.error == nil { self.outcome.error = .interfaceDisappeared }
+            loop.stop()
+        }
+    }
+
     private func runOffline() {
         do {
             while remaining != 0 {
@@ -123,7 +172,7 @@ public final class CaptureSession {
                 } else {
                     n = try handle.dispatch(limit: limit) { self.handle($0) }
                 }
-                if n == 0 { break }
+                if n == 0 || writeFailed { break }
             }
         } catch {
             outcome.error = error
@@ -151,11 +200,12 @@ public final class CaptureSession {
                     loop.stop()
                 }
                 self.configuration.onBatch()
-                if self.remaining == 0 { loop.stop() }
+                if self.remaining == 0 || self.writeFailed { loop.stop() }
             }
             if let tick = configuration.tickNanoseconds {
                 scheduleTick(loop, at: monotonicNanoseconds() &+ tick, every: tick)
             }
+            if handle.interfaceIndex != nil { watchInterface(loop) }
             try loop.run()
             loop.deregister(fd)
         } catch let e as PcapError {

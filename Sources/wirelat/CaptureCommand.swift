@@ -28,8 +28,11 @@ struct CaptureCommand: ParsableCommand {
     @Option(name: .customShort("c"), help: "Stop after this many packets.")
     var count: Int?
 
-    @Option(name: .customShort("s"), help: "Snapshot length: bytes kept of each packet (live).")
-    var snaplen: Int32 = 262_144
+    @Option(name: .customShort("s"), help: "Snapshot length: bytes kept of each packet (live); 0 means the default, 262144, as for tcpdump.")
+    var snaplen: Int32 = defaultSnapshotLength
+
+    /// tcpdump's default snapshot length, which its `-s 0` also means.
+    static let defaultSnapshotLength: Int32 = 262_144
 
     @Option(name: .customShort("B"), help: "Kernel capture buffer in KiB (live).")
     var bufferKiB: Int32 = 8192
@@ -103,7 +106,7 @@ struct CaptureCommand: ParsableCommand {
             guard i >= 10_000_000 else { throw ValidationError("--interval must be at least 10ms") }
         }
         if let stats { _ = try durationOption(stats, "--stats", bareUnit: .seconds) }
-        if snaplen < 1 { throw ValidationError("-s must be at least 1") }
+        if snaplen < 0 { throw ValidationError("-s must be 0 (the default, 262144) or more") }
         if bufferKiB < 1 || bufferKiB > 2_000_000 { throw ValidationError("-B must be between 1 and 2000000 KiB") }
     }
 
@@ -123,7 +126,8 @@ struct CaptureCommand: ParsableCommand {
         config.filter = filter.isEmpty ? nil : filter.joined(separator: " ")
         config.writePath = write
         config.count = count
-        config.snapshotLength = snaplen
+        let snapshotLength = snaplen == 0 ? Self.defaultSnapshotLength : snaplen
+        config.snapshotLength = snapshotLength
         config.bufferBytes = bufferKiB * 1024
         config.dropToUser = user
 
@@ -148,6 +152,16 @@ struct CaptureCommand: ParsableCommand {
             guard !output.isEmpty, !readerGone else { output.removeAll(keepingCapacity: true); return }
             readerGone = !output.withUnsafeBytes { writeStandardOutput($0) }
             output.removeAll(keepingCapacity: true)
+        }
+        // Every interval goes out as it closes: a packet after a long gap closes many.
+        func emitInterval(_ line: String) {
+            output.append(contentsOf: line.utf8)
+            if output.count >= 1 << 16 { flush() }
+        }
+        let statsInterval = stats ?? ""
+        func skippedIntervals(_ gap: TcpStatAccumulator.SkippedIntervals) {
+            flush()
+            complain("\(gap.count) empty \(statsInterval) intervals skipped between \(formatFixed(gap.fromSeconds, 6)) and \(formatFixed(gap.toSeconds, 6)) s since the epoch (timestamps jumped ahead)")
         }
         let live = interface != nil
         var rttConfiguration = RTTConfiguration()
@@ -200,7 +214,7 @@ struct CaptureCommand: ParsableCommand {
                 if printing { printer.print(packet, into: &output) }
                 if tracingRTT { engine.process(packet) }
                 if tcpstat != nil {
-                    tcpstat!.add(classifier.classify(packet)) { line in output.append(contentsOf: line.utf8) }
+                    tcpstat!.add(classifier.classify(packet), emit: emitInterval, skipped: skippedIntervals)
                 }
                 if output.count >= 1 << 16 { flush() }
             }
@@ -214,8 +228,14 @@ struct CaptureCommand: ParsableCommand {
             complain(error.message)
             throw exitCode(for: error)
         }
+        if rtt && !session.linkType.isSupported {
+            // One link type per capture (libpcap refuses pcapng files that mix them): not one packet could be decoded.
+            let source = interface.map { "interface \($0)" } ?? (read == "-" ? "standard input" : read ?? "")
+            complain("\(source) has link-type \(session.linkType), which wirelat does not decode: --rtt reads Ethernet, Linux cooked v1/v2, raw IP, BSD NULL/LOOP, IPv4 and IPv6")
+            throw ExitCode(2)
+        }
         if live {
-            complain("listening on \(interface ?? ""), link-type \(session.linkType), snapshot length \(snaplen) bytes")
+            complain("listening on \(interface ?? ""), link-type \(session.linkType), snapshot length \(snapshotLength) bytes")
         }
         let outcome = session.run()
         tcpstat?.finish { line in output.append(contentsOf: line.utf8) }

@@ -460,6 +460,42 @@ struct TcpStatTests {
         ])
     }
 
+    @Test("a gap of up to maximumEmptyIntervals prints every empty interval; a longer one prints none, is reported, and the times go on")
+    func longGapSkipped() throws {
+        func run(_ packets: [(Int64, Int64)]) throws -> (lines: [String], skipped: [TcpStatAccumulator.SkippedIntervals]) {
+            var acc = TcpStatAccumulator(intervalSeconds: 1, format: try TcpStatFormat(#"%S %n\n"#))
+            acc.maximumEmptyIntervals = 3
+            var out: [String] = []
+            var skipped: [TcpStatAccumulator.SkippedIntervals] = []
+            for (s, us) in packets {
+                acc.add(PacketFacts(timestampSeconds: s, timestampMicroseconds: us, sizeBytes: 60, protocols: []),
+                        emit: { out.append($0) }, skipped: { skipped.append($0) })
+            }
+            acc.finish { out.append($0) }
+            return (out, skipped)
+        }
+        let printed = try run([(100, 0), (104, 500_000)])
+        #expect(printed.lines == ["101 1\n", "102 0\n", "103 0\n", "104 0\n", "105 1\n"])
+        #expect(printed.skipped.isEmpty)
+        let skipped = try run([(100, 0), (105, 500_000), (106, 0)])
+        #expect(skipped.lines == ["101 1\n", "106 2\n"])
+        #expect(skipped.skipped == [TcpStatAccumulator.SkippedIntervals(count: 4, fromSeconds: 101, toSeconds: 105)])
+    }
+
+    @Test("a timestamp 10 years ahead in 1 s intervals: two lines and one report of 315359998 skipped, not 315 million lines")
+    func tenYearJump() {
+        var acc = TcpStatAccumulator(intervalSeconds: 1)
+        var lines = 0
+        var skipped: [Int] = []
+        for s: Int64 in [1_700_000_000, 1_700_000_000 + 315_360_000] {
+            acc.add(PacketFacts(timestampSeconds: s, timestampMicroseconds: 0, sizeBytes: 60, protocols: []),
+                    emit: { _ in lines += 1 }, skipped: { skipped.append($0.count) })
+        }
+        acc.finish { _ in lines += 1 }
+        #expect(lines == 2)
+        #expect(skipped == [315_359_998])
+    }
+
     @Test("-e leaves out empty intervals")
     func noEmpty() throws {
         let out = try Self.lines(1, #"%R %n\n"#, [(100, 0, 60), (104, 500_000, 60)], printsEmpty: false)
