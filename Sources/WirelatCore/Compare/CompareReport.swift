@@ -241,7 +241,7 @@ public enum CompareSentence {
         let percent = (b - a) / b * 100
         let gap = formatFixed(abs(b - a) / 1000, 1)
         let values = "(\(formatFixed(a / 1000, 1)) µs vs \(formatFixed(b / 1000, 1)) µs)"
-        let what = tcp.isRequestResponse ? "the TCP request/response p50" : "the \(tcp.label.replacingOccurrences(of: " RTT", with: "")) p50"
+        let what = tcp.isRequestResponse ? "the TCP request/response p50" : "the \(tcp.label.replacing(" RTT", with: "")) p50"
         if abs(percent) < 5 {
             return "ICMP's p50 is within 5% of \(what) \(values): on this path ping is a fair stand-in for \(tcp.isRequestResponse ? "the round trip the application waits for" : "the TCP handshake")."
         }

@@ -1,9 +1,17 @@
-/// The conversions of C's `printf` that wirelat's text mirrors, reproduced without
-/// libc: `%.Nf` and `%g` of a double, with glibc's digits (the exact decimal value of
-/// the double, rounded half to even).
+/// The conversions of C's `printf` that wirelat's text mirrors (tcpstat's `snprintf`
+/// calls, ping's `%g`), reproduced without libc: `%.Nf` and `%g` of a double, with
+/// glibc's digits (the exact decimal value of the double, rounded half to even), and
+/// the `(int)` cast of a double (x86-64 `cvttsd2si`: truncation, and INT_MIN when the
+/// value does not fit).
 enum CFormat {
     private static let powersOfTen: [UInt64] = [1, 10, 100, 1000, 10_000, 100_000, 1_000_000, 10_000_000,
                                                 100_000_000, 1_000_000_000]
+
+    /// `(int)value`.
+    static func int(_ value: Double) -> Int32 {
+        guard value > -2_147_483_649.0, value < 2_147_483_648.0 else { return Int32.min }
+        return Int32(value)
+    }
 
     /// `printf("%.<decimals>f", value)`.
     static func fixed(_ value: Double, decimals: Int) -> String {
