@@ -11,9 +11,9 @@
 /// headers. The tests hold the two readers to each other on every fixture, cut at every
 /// length and mutated at random.
 ///
-/// Every read is bounds-checked against the captured bytes first ("the packet may be
-/// truncated at any random position", tcpdump). When `kind` is `.ignored` the other
-/// fields mean nothing.
+/// Every field is read only after a guard against the captured bytes ("the packet may
+/// be truncated at any random position", tcpdump), and every load is checked again by
+/// ``FrameBytes``. When `kind` is `.ignored` the other fields mean nothing.
 struct RTTPacket: Equatable {
     enum Kind: UInt8 {
         /// Not IP, not TCP or echo, an IP fragment, or cut short before the fields needed.
@@ -54,7 +54,7 @@ struct RTTPacket: Equatable {
     /// Reads `frame`, captured on a link of type `linkType`.
     @inline(__always)
     init(frame: UnsafeRawBufferPointer, linkType: LinkType) {
-        let bytes = RTTBytes(frame)
+        let bytes = FrameBytes(frame)
         guard let (offset, version) = Self.networkLayer(bytes, linkType: linkType) else { return }
         if version == 4 {
             readIPv4(bytes, at: offset)
@@ -119,57 +119,14 @@ struct RTTPacket: Equatable {
 
     // MARK: - Link layer
 
-    /// Where the IP header starts and its version (4 or 6), as ``LinkLayerHeader``
-    /// finds them; nil for other payloads and for headers cut short.
+    /// Where the IP header starts and its version (4 or 6): the walk every reader of a
+    /// frame shares (``LinkLayerHeader/walk(_:linkType:tagLimit:onTag:)``); nil for other
+    /// payloads and for headers cut short.
     @inline(__always)
-    private static func networkLayer(_ bytes: RTTBytes, linkType: LinkType) -> (offset: Int, version: Int)? {
-        let version: Int
-        var offset: Int
-        var type: UInt16
-        switch linkType {
-        case .ethernet:
-            // IEEE 802.3 §3.2.6: two MAC addresses, then the EtherType; 802.1Q/802.1ad tags
-            // (IEEE 802.1Q §9) and the pre-standard QinQ types tcpdump also walks.
-            guard bytes.count >= LinkLayerHeader.ethernetHeaderLength else { return nil }
-            type = bytes.uint16(12)
-            offset = LinkLayerHeader.ethernetHeaderLength
-            while type == EtherType.vlan || type == EtherType.qinq || type == EtherType.vlan9100
-                || type == EtherType.vlan9200 {
-                guard bytes.count - offset >= 4 else { return nil }
-                type = bytes.uint16(offset + 2)
-                offset += 4
-            }
-        case .linuxSLL, .linuxSLL2:
-            // Cooked v1: the protocol closes the 16-byte header; v2: it opens the 20-byte one.
-            let v1 = linkType == .linuxSLL
-            offset = v1 ? LinkLayerHeader.sllHeaderLength : LinkLayerHeader.sll2HeaderLength
-            guard bytes.count >= offset else { return nil }
-            type = bytes.uint16(v1 ? 14 : 0)
-            while type == EtherType.vlan {
-                guard bytes.count - offset >= 4 else { return nil }
-                type = bytes.uint16(offset + 2)
-                offset += 4
-            }
-        case .null, .loop:
-            guard bytes.count >= LinkLayerHeader.nullHeaderLength else { return nil }
-            // The family in either byte order, as LinkLayerHeader reads it (tcpdump's guess).
-            var family = bytes.uint32(0).byteSwapped
-            if family & 0xFFFF_0000 != 0 { family = family.byteSwapped }
-            switch family {
-            case 2: return (LinkLayerHeader.nullHeaderLength, 4)
-            case 24, 28, 30: return (LinkLayerHeader.nullHeaderLength, 6)
-            default: return nil
-            }
-        case .raw, .rawLinkType, .ipv4, .ipv6:
-            guard bytes.count >= 1 else { return nil }
-            version = Int(bytes.uint8(0) >> 4)
-            return version == 4 || version == 6 ? (0, version) : nil
-        default:
-            return nil
-        }
-        switch type {
-        case EtherType.ipv4: return (offset, 4)
-        case EtherType.ipv6: return (offset, 6)
+    private static func networkLayer(_ bytes: FrameBytes, linkType: LinkType) -> (offset: Int, version: Int)? {
+        switch LinkLayerHeader.walk(bytes, linkType: linkType) {
+        case .network(let offset, .ipv4): return (offset, 4)
+        case .network(let offset, .ipv6): return (offset, 6)
         default: return nil
         }
     }
@@ -179,7 +136,7 @@ struct RTTPacket: Equatable {
     /// IPv4, RFC 791 §3.1, with ``PacketDecoder``'s checks: version 4, IHL ≥ 5, Total
     /// Length ≥ the header, the whole header captured, not a fragment.
     @inline(__always)
-    private mutating func readIPv4(_ bytes: RTTBytes, at start: Int) {
+    private mutating func readIPv4(_ bytes: FrameBytes, at start: Int) {
         guard bytes.count - start >= IPv4Header.minimumHeaderLength else { return }
         let versionAndIHL = bytes.uint8(start)
         let headerLength = Int(versionAndIHL & 0x0F) * 4
@@ -201,7 +158,7 @@ struct RTTPacket: Equatable {
     /// hop-by-hop, routing and destination options skipped, at most four, each wholly
     /// captured; a Fragment header refuses the packet.
     @inline(__always)
-    private mutating func readIPv6(_ bytes: RTTBytes, at start: Int) {
+    private mutating func readIPv6(_ bytes: FrameBytes, at start: Int) {
         guard bytes.count - start >= IPv6Header.headerLength, bytes.uint8(start) >> 4 == 6 else { return }
         let payloadLength = Int(bytes.uint16(start + 4))
         var next = bytes.uint8(start + 6)
@@ -227,7 +184,7 @@ struct RTTPacket: Equatable {
     /// TCP (RFC 9293 §3.1) with a data offset of at least 5 and its 20 fixed bytes
     /// captured (the options may be cut short), or an ICMP/ICMPv6 echo with its 8 bytes.
     @inline(__always)
-    private mutating func readTransport(_ bytes: RTTBytes, at start: Int, protocolNumber: UInt8, length: Int) {
+    private mutating func readTransport(_ bytes: FrameBytes, at start: Int, protocolNumber: UInt8, length: Int) {
         switch protocolNumber {
         case IPProtocolNumber.tcp:
             guard bytes.count - start >= TCPHeader.minimumHeaderLength else { return }
@@ -260,33 +217,5 @@ struct RTTPacket: Equatable {
         default:
             return
         }
-    }
-}
-
-/// Big-endian loads from captured bytes at offsets the caller has checked against
-/// `count` (UnsafeRawBufferPointer checks its subscript only in debug builds).
-struct RTTBytes {
-    let raw: UnsafeRawBufferPointer
-    let count: Int
-
-    @inline(__always) init(_ raw: UnsafeRawBufferPointer) {
-        self.raw = raw
-        count = raw.count
-    }
-
-    @inline(__always) func uint8(_ offset: Int) -> UInt8 {
-        raw.load(fromByteOffset: offset, as: UInt8.self)
-    }
-
-    @inline(__always) func uint16(_ offset: Int) -> UInt16 {
-        UInt16(bigEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
-    }
-
-    @inline(__always) func uint32(_ offset: Int) -> UInt32 {
-        UInt32(bigEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
-    }
-
-    @inline(__always) func uint64(_ offset: Int) -> UInt64 {
-        UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
     }
 }
