@@ -1,7 +1,9 @@
 /// Big-endian loads from captured bytes, for the readers that walk a frame by offsets
 /// (the link-layer walk, the RTT fast path). Each load is checked against the captured
 /// length and stops the program rather than read past it; the readers guard every
-/// offset first, so the check never fires and costs one predictable branch.
+/// offset first, so the check never fires. A reader takes a header as a ``window(_:_:)``
+/// of fixed size, checked once, so that its loads at constant offsets fold their checks
+/// away.
 struct FrameBytes {
     let raw: UnsafeRawBufferPointer
     let count: Int
@@ -13,6 +15,12 @@ struct FrameBytes {
 
     @inline(__always) private func check(_ offset: Int, _ size: Int) {
         precondition(offset >= 0 && offset <= count &- size, "read past the captured bytes")
+    }
+
+    /// The `size` bytes at `offset`, checked once.
+    @inline(__always) func window(_ offset: Int, _ size: Int) -> FrameBytes {
+        check(offset, size)
+        return FrameBytes(UnsafeRawBufferPointer(start: raw.baseAddress.unsafelyUnwrapped + offset, count: size))
     }
 
     @inline(__always) func uint8(_ offset: Int) -> UInt8 {

@@ -183,32 +183,20 @@ public struct LinkLayerHeader: Sendable {
                      onTag: (_ tci: UInt16, _ nextType: UInt16) -> Void = { _, _ in }) -> LinkWalk {
         var offset: Int
         var type: UInt16
-        let tagEnd = min(bytes.count, tagLimit)
+        /// Cooked captures carry only the tags tcpdump walks there: 802.1Q.
+        let cooked: Bool
         switch linkType {
         case .ethernet:
             guard bytes.count >= ethernetHeaderLength else { return .truncated(at: bytes.count) }
-            type = bytes.uint16(12)
+            type = bytes.window(0, ethernetHeaderLength).uint16(12)
             offset = ethernetHeaderLength
-            while type == EtherType.vlan || type == EtherType.qinq || type == EtherType.vlan9100
-                || type == EtherType.vlan9200 {
-                guard tagEnd - offset >= 4 else { return .truncated(at: offset) }
-                let tci = bytes.uint16(offset)
-                type = bytes.uint16(offset + 2)
-                offset += 4
-                onTag(tci, type)
-            }
+            cooked = false
         case .linuxSLL, .linuxSLL2:
             let v1 = linkType == .linuxSLL
             offset = v1 ? sllHeaderLength : sll2HeaderLength
             guard bytes.count >= offset else { return .truncated(at: bytes.count) }
             type = bytes.uint16(v1 ? 14 : 0)
-            while type == EtherType.vlan {
-                guard tagEnd - offset >= 4 else { return .truncated(at: offset) }
-                let tci = bytes.uint16(offset)
-                type = bytes.uint16(offset + 2)
-                offset += 4
-                onTag(tci, type)
-            }
+            cooked = true
         case .null, .loop:
             guard bytes.count >= nullHeaderLength else { return .truncated(at: 0) }
             let family = nullFamily(bytes.uint32(0))
@@ -226,6 +214,16 @@ public struct LinkLayerHeader: Sendable {
             }
         default:
             return .unsupported
+        }
+        let tagEnd = min(bytes.count, tagLimit)
+        while type == EtherType.vlan
+            || !cooked && (type == EtherType.qinq || type == EtherType.vlan9100 || type == EtherType.vlan9200) {
+            guard tagEnd - offset >= 4 else { return .truncated(at: offset) }
+            let tag = bytes.window(offset, 4)
+            let tci = tag.uint16(0)
+            type = tag.uint16(2)
+            offset += 4
+            onTag(tci, type)
         }
         return .network(offset: offset, payload: payload(forEtherType: type))
     }

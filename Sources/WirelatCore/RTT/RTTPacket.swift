@@ -138,19 +138,20 @@ struct RTTPacket: Equatable {
     @inline(__always)
     private mutating func readIPv4(_ bytes: FrameBytes, at start: Int) {
         guard bytes.count - start >= IPv4Header.minimumHeaderLength else { return }
-        let versionAndIHL = bytes.uint8(start)
+        let ip = bytes.window(start, IPv4Header.minimumHeaderLength)
+        let versionAndIHL = ip.uint8(0)
         let headerLength = Int(versionAndIHL & 0x0F) * 4
-        let totalLength = Int(bytes.uint16(start + 2))
+        let totalLength = Int(ip.uint16(2))
         guard versionAndIHL >> 4 == 4, headerLength >= IPv4Header.minimumHeaderLength, totalLength >= headerLength,
               bytes.count - start >= headerLength,
               // MF or a fragment offset: not a whole datagram.
-              bytes.uint16(start + 6) & 0x3FFF == 0
+              ip.uint16(6) & 0x3FFF == 0
         else { return }
         ipBytes = totalLength
         isIPv4 = true
-        source = IPv6Address(high: 0, low: 0x0000_FFFF_0000_0000 | UInt64(bytes.uint32(start + 12)))
-        destination = IPv6Address(high: 0, low: 0x0000_FFFF_0000_0000 | UInt64(bytes.uint32(start + 16)))
-        readTransport(bytes, at: start + headerLength, protocolNumber: bytes.uint8(start + 9),
+        source = IPv6Address(high: 0, low: 0x0000_FFFF_0000_0000 | UInt64(ip.uint32(12)))
+        destination = IPv6Address(high: 0, low: 0x0000_FFFF_0000_0000 | UInt64(ip.uint32(16)))
+        readTransport(bytes, at: start + headerLength, protocolNumber: ip.uint8(9),
                       length: totalLength - headerLength)
     }
 
@@ -159,22 +160,25 @@ struct RTTPacket: Equatable {
     /// captured; a Fragment header refuses the packet.
     @inline(__always)
     private mutating func readIPv6(_ bytes: FrameBytes, at start: Int) {
-        guard bytes.count - start >= IPv6Header.headerLength, bytes.uint8(start) >> 4 == 6 else { return }
-        let payloadLength = Int(bytes.uint16(start + 4))
-        var next = bytes.uint8(start + 6)
+        guard bytes.count - start >= IPv6Header.headerLength else { return }
+        let ip = bytes.window(start, IPv6Header.headerLength)
+        guard ip.uint8(0) >> 4 == 6 else { return }
+        let payloadLength = Int(ip.uint16(4))
+        var next = ip.uint8(6)
         var offset = start + IPv6Header.headerLength
         var extensions = 0
         while IPv6ExtensionHeader.isExtension(next) {
             guard next != IPProtocolNumber.fragment, extensions < 4, bytes.count - offset >= 2 else { return }
-            let length = (Int(bytes.uint8(offset + 1)) + 1) * 8
+            let header = bytes.window(offset, 2)
+            let length = (Int(header.uint8(1)) + 1) * 8
             guard bytes.count - offset >= length else { return }
-            next = bytes.uint8(offset)
+            next = header.uint8(0)
             offset += length
             extensions += 1
         }
         ipBytes = payloadLength + IPv6Header.headerLength
-        source = IPv6Address(high: bytes.uint64(start + 8), low: bytes.uint64(start + 16))
-        destination = IPv6Address(high: bytes.uint64(start + 24), low: bytes.uint64(start + 32))
+        source = IPv6Address(high: ip.uint64(8), low: ip.uint64(16))
+        destination = IPv6Address(high: ip.uint64(24), low: ip.uint64(32))
         readTransport(bytes, at: offset, protocolNumber: next,
                       length: max(0, payloadLength - (offset - start - IPv6Header.headerLength)))
     }
@@ -188,15 +192,16 @@ struct RTTPacket: Equatable {
         switch protocolNumber {
         case IPProtocolNumber.tcp:
             guard bytes.count - start >= TCPHeader.minimumHeaderLength else { return }
-            let headerLength = Int(bytes.uint8(start + 12) >> 4) * 4
+            let tcp = bytes.window(start, TCPHeader.minimumHeaderLength)
+            let headerLength = Int(tcp.uint8(12) >> 4) * 4
             guard headerLength >= TCPHeader.minimumHeaderLength else { return }
             kind = .tcp
             self.protocolNumber = protocolNumber
-            sourcePort = bytes.uint16(start)
-            destinationPort = bytes.uint16(start + 2)
-            sequence = bytes.uint32(start + 4)
-            acknowledgment = bytes.uint32(start + 8)
-            flags = TCPFlags(rawValue: bytes.uint8(start + 13))
+            sourcePort = tcp.uint16(0)
+            destinationPort = tcp.uint16(2)
+            sequence = tcp.uint32(4)
+            acknowledgment = tcp.uint32(8)
+            flags = TCPFlags(rawValue: tcp.uint8(13))
             payloadLength = max(0, length - headerLength)
             if headerLength > TCPHeader.minimumHeaderLength,
                let ts = TCPOptionReader.timestamps(in: bytes.raw, from: start + TCPHeader.minimumHeaderLength,
@@ -207,12 +212,13 @@ struct RTTPacket: Equatable {
             }
         case IPProtocolNumber.icmp, IPProtocolNumber.icmpv6:
             guard bytes.count - start >= ICMPHeader.headerLength else { return }
-            let type = bytes.uint8(start)
-            guard bytes.uint8(start + 1) == 0 else { return }
+            let icmp = bytes.window(start, ICMPHeader.headerLength)
+            let type = icmp.uint8(0)
+            guard icmp.uint8(1) == 0 else { return }
             let request: UInt8 = protocolNumber == IPProtocolNumber.icmp ? ICMPHeader.echoRequest : ICMPv6Header.echoRequest
             let reply: UInt8 = protocolNumber == IPProtocolNumber.icmp ? ICMPHeader.echoReply : ICMPv6Header.echoReply
             guard type == request || type == reply else { return }
-            setEcho(request: type == request, identifier: bytes.uint16(start + 4), sequence: bytes.uint16(start + 6),
+            setEcho(request: type == request, identifier: icmp.uint16(4), sequence: icmp.uint16(6),
                     protocolNumber: protocolNumber)
         default:
             return
