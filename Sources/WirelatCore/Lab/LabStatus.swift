@@ -164,42 +164,39 @@ public struct LabStatus: Codable, Sendable, Equatable {
         typealias K = CodingKeys
         typealias D = LabDirectionStatus.CodingKeys
         typealias L = OwnLatency.CodingKeys
-        func key<Key: RawRepresentable<String>>(_ k: Key) -> String { "\"" + k.rawValue + "\":" }
-        var s = "{" + key(K.sequence) + String(sequence) + "," + key(K.command) + "\"" + jsonEscaped(command) + "\""
-        s += "," + key(K.pid) + String(pid) + "," + key(K.startedNanoseconds) + String(startedNanoseconds)
-        s += "," + key(K.updatedNanoseconds) + String(updatedNanoseconds)
-        s += "," + key(K.delayNanoseconds) + String(delayNanoseconds) + "," + key(K.jitterNanoseconds) + String(jitterNanoseconds)
-        s += "," + key(K.distribution) + "\"" + jsonEscaped(distribution) + "\""
-        s += "," + key(K.reorder) + String(reorder) + "," + key(K.lossPercent) + String(lossPercent)
-        s += "," + key(K.rateBitsPerSecond) + String(rateBitsPerSecond)
-        s += "," + key(K.queueLimitPackets) + String(queueLimitPackets) + "," + key(K.seed) + String(seed)
-        s += "," + key(K.realtimePriority) + String(realtimePriority) + "," + key(K.wakeEarlyNanoseconds) + String(wakeEarlyNanoseconds)
-        s += "," + key(K.pollLingerNanoseconds) + String(pollLingerNanoseconds) + "," + key(K.stopped) + String(stopped)
-        s += "," + key(K.directions) + "["
+        var s = "{\"\(K.sequence.rawValue)\":\(sequence),\"\(K.command.rawValue)\":\"\(jsonEscaped(command))\""
+        s += ",\"\(K.pid.rawValue)\":\(pid),\"\(K.startedNanoseconds.rawValue)\":\(startedNanoseconds)"
+        s += ",\"\(K.updatedNanoseconds.rawValue)\":\(updatedNanoseconds),\"\(K.delayNanoseconds.rawValue)\":\(delayNanoseconds)"
+        s += ",\"\(K.jitterNanoseconds.rawValue)\":\(jitterNanoseconds),\"\(K.distribution.rawValue)\":\"\(jsonEscaped(distribution))\""
+        s += ",\"\(K.reorder.rawValue)\":\(reorder),\"\(K.lossPercent.rawValue)\":\(lossPercent)"
+        s += ",\"\(K.rateBitsPerSecond.rawValue)\":\(rateBitsPerSecond),\"\(K.queueLimitPackets.rawValue)\":\(queueLimitPackets)"
+        s += ",\"\(K.seed.rawValue)\":\(seed),\"\(K.realtimePriority.rawValue)\":\(realtimePriority)"
+        s += ",\"\(K.wakeEarlyNanoseconds.rawValue)\":\(wakeEarlyNanoseconds),\"\(K.pollLingerNanoseconds.rawValue)\":\(pollLingerNanoseconds)"
+        s += ",\"\(K.stopped.rawValue)\":\(stopped),\"\(K.directions.rawValue)\":["
         for (i, d) in directions.enumerated() {
             if i > 0 { s += "," }
-            s += "{" + key(D.direction) + "\"" + jsonEscaped(d.direction) + "\""
-            s += "," + key(D.readPackets) + String(d.readPackets) + "," + key(D.readBytes) + String(d.readBytes)
-            s += "," + key(D.sentPackets) + String(d.sentPackets) + "," + key(D.sentBytes) + String(d.sentBytes)
-            s += "," + key(D.droppedLoss) + String(d.droppedLoss) + "," + key(D.droppedQueue) + String(d.droppedQueue)
-            s += "," + key(D.writeErrors) + String(d.writeErrors)
-            if let e = d.lastWriteError { s += "," + key(D.lastWriteError) + "\"" + jsonEscaped(e) + "\"" }
-            s += "," + key(D.depth) + String(d.depth) + "," + key(D.backlog) + String(d.backlog)
-            s += "," + key(D.maxDepth) + String(d.maxDepth)
-            s += "," + key(D.forwardedAtOnce) + String(d.forwardedAtOnce) + "," + key(D.forwardedByTimer) + String(d.forwardedByTimer)
+            s += "{\"\(D.direction.rawValue)\":\"\(jsonEscaped(d.direction))\""
+            s += ",\"\(D.readPackets.rawValue)\":\(d.readPackets),\"\(D.readBytes.rawValue)\":\(d.readBytes)"
+            s += ",\"\(D.sentPackets.rawValue)\":\(d.sentPackets),\"\(D.sentBytes.rawValue)\":\(d.sentBytes)"
+            s += ",\"\(D.droppedLoss.rawValue)\":\(d.droppedLoss),\"\(D.droppedQueue.rawValue)\":\(d.droppedQueue)"
+            s += ",\"\(D.writeErrors.rawValue)\":\(d.writeErrors)"
+            if let e = d.lastWriteError { s += ",\"\(D.lastWriteError.rawValue)\":\"\(jsonEscaped(e))\"" }
+            s += ",\"\(D.depth.rawValue)\":\(d.depth),\"\(D.backlog.rawValue)\":\(d.backlog),\"\(D.maxDepth.rawValue)\":\(d.maxDepth)"
+            s += ",\"\(D.forwardedAtOnce.rawValue)\":\(d.forwardedAtOnce),\"\(D.forwardedByTimer.rawValue)\":\(d.forwardedByTimer)"
             let l = d.ownLatency
             let mean = l.meanNanoseconds.isFinite ? l.meanNanoseconds : 0
-            s += "," + key(D.ownLatency) + "{" + key(L.samples) + String(l.samples) + "," + key(L.meanNanoseconds) + String(mean)
-            s += "," + key(L.p50Nanoseconds) + String(l.p50Nanoseconds)
-            s += "," + key(L.p99Nanoseconds) + String(l.p99Nanoseconds) + "," + key(L.maxNanoseconds) + String(l.maxNanoseconds) + "}}"
+            s += ",\"\(D.ownLatency.rawValue)\":{\"\(L.samples.rawValue)\":\(l.samples),\"\(L.meanNanoseconds.rawValue)\":\(mean)"
+            s += ",\"\(L.p50Nanoseconds.rawValue)\":\(l.p50Nanoseconds),\"\(L.p99Nanoseconds.rawValue)\":\(l.p99Nanoseconds)"
+            s += ",\"\(L.maxNanoseconds.rawValue)\":\(l.maxNanoseconds)}}"
         }
-        s += "]," + key(K.sequenceEnd) + String(sequence) + "}\n"
+        s += "],\"\(K.sequenceEnd.rawValue)\":\(sequence)}\n"
         return s
     }
 }
 
 /// `text` as the inside of a JSON string (RFC 8259 §7).
 func jsonEscaped(_ text: String) -> String {
+    if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) { return text }
     var out = ""
     for scalar in text.unicodeScalars {
         switch scalar {
