@@ -12,12 +12,16 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
     ],
     targets: [
         // Pure: wire codec, decoders, matchers, statistics, reports. No kernel calls.
         .target(
             name: "WirelatCore",
-            dependencies: [.product(name: "Histogram", package: "hdrhistogram-swift")]
+            dependencies: [
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "RealModule", package: "swift-numerics"),
+            ]
         ),
         // What Glibc's Swift module does not show: epoll, eventfd, timerfd, accept4,
         // SO_TIMESTAMPING flags and the CMSG macros.

@@ -46,16 +46,17 @@ public func LLVMFuzzerTestOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) ->
     return 0
 }
 #else
-import Foundation
+import FoundationEssentials
 
 /// Without libFuzzer: replays the files named on the command line (a corpus or a crash).
+/// An unreadable file is named on standard output, beside the count.
 @main
 struct Replay {
     static func main() {
         var count = 0
         for path in CommandLine.arguments.dropFirst() {
             guard let data = FileManager.default.contents(atPath: path) else {
-                FileHandle.standardError.write(Data("cannot read \(path)\n".utf8))
+                print("cannot read \(path)")
                 continue
             }
             data.withUnsafeBytes { fuzzOne($0) }

@@ -167,7 +167,7 @@ public final class Client {
                 if error.errno == Errno.tooManyOpenFiles {
                     throw .failed("too many open files for \(settings.connections) connections (raise the limit with ulimit -n)")
                 }
-                connectFailed(error.description.replacingOccurrences(of: "connect: ", with: ""))
+                connectFailed(error.description.replacing("connect: ", with: ""))
                 return
             }
             if phase != .connecting || candidateIndex != candidate { return }
@@ -217,7 +217,7 @@ public final class Client {
     private func handle(_ c: ClientConnection, _ ev: IOEvents) {
         if c.state == .connecting {
             if let e = c.socket.pendingError() {
-                connectFailed(e.description.replacingOccurrences(of: "connect: ", with: ""))
+                connectFailed(e.description.replacing("connect: ", with: ""))
                 return
             }
             if ev.contains(.writable) || ev.contains(.hangup) { connected(c) }
@@ -693,7 +693,7 @@ public final class Client {
 
     private func lost(_ c: ClientConnection, _ error: SystemError?) {
         if c.state == .connecting {
-            connectFailed(error.map { $0.description.replacingOccurrences(of: "connect: ", with: "") } ?? "connection closed")
+            connectFailed(error.map { $0.description.replacing("connect: ", with: "") } ?? "connection closed")
             return
         }
         if phase == .connecting && c.state == .awaitingReady && error != nil {

@@ -130,7 +130,7 @@ public enum Lab {
 
     public static func inventory() -> Inventory {
         var inventory = Inventory()
-        if let text = readSmallFile(pidFile), let pid = ProcessID(trimmingWhitespace(text)) {
+        if let text = readSmallFile(pidFile), let pid = ProcessID(text.trimmingWhitespace(newlines: true)) {
             inventory.recordedPid = pid
         }
         inventory.runningDaemons = allProcessIDs().filter { $0 != currentProcessID() && isDelayLine($0) }
@@ -268,7 +268,7 @@ public enum Lab {
             guard let chunk = try? readEnd.read(upTo: 512), !chunk.isEmpty else { break }
             reply.append(contentsOf: chunk)
         }
-        let line = trimmingWhitespace(String(decoding: reply, as: UTF8.self))
+        let line = String(String(decoding: reply, as: UTF8.self).trimmingWhitespace(newlines: true))
         guard line == "ready" else {
             let status = pollChild(pid)
             if line.hasPrefix("error: ") { throw .failed("the delay line could not start: \(line.dropFirst(7))") }
@@ -413,162 +413,6 @@ public enum Lab {
 
 func lastLines(_ text: String, _ n: Int) -> String {
     text.split(separator: "\n").suffix(n).joined(separator: "\n")
-}
-
-// MARK: - The status file
-
-/// The delay line's own added latency for one direction, one-way, in nanoseconds: per
-/// packet, the time its write(2) was issued minus its deadline, or minus the time its
-/// read(2) returned when it was forwarded at once. Not included: the wake-up after the
-/// kernel queued the packet on the TUN device (invisible from user space), and the write
-/// itself, in which the kernel runs the receiving namespace's stack as a veth would.
-public struct OwnLatency: Codable, Sendable, Equatable {
-    public var samples: UInt64 = 0
-    public var meanNanoseconds: Double = 0
-    public var p50Nanoseconds: UInt64 = 0
-    public var p99Nanoseconds: UInt64 = 0
-    public var maxNanoseconds: UInt64 = 0
-
-    enum CodingKeys: String, CodingKey {
-        case samples
-        case meanNanoseconds = "mean_ns"
-        case p50Nanoseconds = "p50_ns"
-        case p99Nanoseconds = "p99_ns"
-        case maxNanoseconds = "max_ns"
-    }
-
-    public init() {}
-}
-
-/// One direction's counters in the status file.
-public struct LabDirectionStatus: Codable, Sendable, Equatable {
-    /// `a>b` or `b>a`.
-    public var direction: String
-    public var readPackets: UInt64 = 0
-    public var readBytes: UInt64 = 0
-    public var sentPackets: UInt64 = 0
-    public var sentBytes: UInt64 = 0
-    public var droppedLoss: UInt64 = 0
-    public var droppedQueue: UInt64 = 0
-    public var writeErrors: UInt64 = 0
-    /// Why the latest failed write failed.
-    public var lastWriteError: String?
-    /// Packets held now, and of those how many wait for (or are on) the transmitter.
-    public var depth: Int = 0
-    public var backlog: Int = 0
-    public var maxDepth: Int = 0
-    /// Packets forwarded at once (due on arrival, nothing ahead) and by a timer.
-    public var forwardedAtOnce: UInt64 = 0
-    public var forwardedByTimer: UInt64 = 0
-    public var ownLatency = OwnLatency()
-
-    enum CodingKeys: String, CodingKey {
-        case direction
-        case readPackets = "read_packets"
-        case readBytes = "read_bytes"
-        case sentPackets = "sent_packets"
-        case sentBytes = "sent_bytes"
-        case droppedLoss = "dropped_loss"
-        case droppedQueue = "dropped_queue"
-        case writeErrors = "write_errors"
-        case lastWriteError = "last_write_error"
-        case depth, backlog
-        case maxDepth = "max_depth"
-        case forwardedAtOnce = "forwarded_at_once"
-        case forwardedByTimer = "forwarded_by_timer"
-        case ownLatency = "own_latency"
-    }
-
-    public init(direction: String) { self.direction = direction }
-}
-
-/// What the delay line writes to `status.json` every ``Lab/statusIntervalNanoseconds``.
-public struct LabStatus: Codable, Sendable, Equatable {
-    public var command = "lab"
-    /// Written first and last (as `seq` and `seq_end`): a reader that sees two different
-    /// values caught the file while it was being rewritten, and reads it again.
-    public var sequence: UInt64 = 0
-    public var sequenceEnd: UInt64 = 0
-    public var pid: ProcessID
-    public var startedNanoseconds: Int64
-    public var updatedNanoseconds: Int64
-    public var delayNanoseconds: UInt64
-    public var jitterNanoseconds: UInt64
-    public var distribution: String
-    public var reorder: Bool
-    public var lossPercent: Double
-    public var rateBitsPerSecond: UInt64
-    public var queueLimitPackets: Int
-    public var seed: UInt64
-    /// The delay line's SCHED_FIFO priority, 0 under ordinary scheduling.
-    public var realtimePriority: Int32 = 0
-    /// How long before a deadline it wakes to wait for it awake.
-    public var wakeEarlyNanoseconds: UInt64 = 0
-    /// How long the delay line keeps polling after the last packet (`UInt64.max`: always).
-    public var pollLingerNanoseconds: UInt64 = 0
-    public var stopped = false
-    public var directions: [LabDirectionStatus]
-
-    enum CodingKeys: String, CodingKey {
-        case command, pid
-        case sequence = "seq"
-        case sequenceEnd = "seq_end"
-        case startedNanoseconds = "started_ns"
-        case updatedNanoseconds = "updated_ns"
-        case delayNanoseconds = "delay_ns"
-        case jitterNanoseconds = "jitter_ns"
-        case distribution, reorder
-        case lossPercent = "loss_percent"
-        case rateBitsPerSecond = "rate_bits_per_s"
-        case queueLimitPackets = "queue_limit_packets"
-        case seed, stopped, directions
-        case realtimePriority = "rt_priority"
-        case wakeEarlyNanoseconds = "wake_early_ns"
-        case pollLingerNanoseconds = "poll_linger_ns"
-    }
-
-    public var settings: LinkSettings {
-        var s = LinkSettings()
-        s.delayNanoseconds = delayNanoseconds
-        s.jitterNanoseconds = jitterNanoseconds
-        s.distribution = JitterDistribution(rawValue: distribution) ?? .uniform
-        s.reorder = reorder
-        s.lossPercent = lossPercent
-        s.rateBitsPerSecond = rateBitsPerSecond
-        s.queueLimitPackets = queueLimitPackets
-        return s
-    }
-
-    /// The status in `text`, nil if it is not one or was caught half-written.
-    public static func decode(_ text: String) -> LabStatus? {
-        guard let status = try? JSONDecoder().decode(LabStatus.self, from: Data(text.utf8)),
-              status.sequence == status.sequenceEnd else { return nil }
-        return status
-    }
-
-    /// The same object JSONEncoder would write, built by hand: the delay line writes it ten
-    /// times a second between packets, and this is several times cheaper.
-    public var json: String {
-        var s = "{\"seq\":\(sequence),\"command\":\"lab\",\"pid\":\(pid),\"started_ns\":\(startedNanoseconds),\"updated_ns\":\(updatedNanoseconds)"
-        s += ",\"delay_ns\":\(delayNanoseconds),\"jitter_ns\":\(jitterNanoseconds),\"distribution\":\"\(distribution)\""
-        s += ",\"reorder\":\(reorder),\"loss_percent\":\(lossPercent),\"rate_bits_per_s\":\(rateBitsPerSecond)"
-        s += ",\"queue_limit_packets\":\(queueLimitPackets),\"seed\":\(seed),\"rt_priority\":\(realtimePriority),\"wake_early_ns\":\(wakeEarlyNanoseconds),\"poll_linger_ns\":\(pollLingerNanoseconds),\"stopped\":\(stopped),\"directions\":["
-        for (i, d) in directions.enumerated() {
-            if i > 0 { s += "," }
-            s += "{\"direction\":\"\(d.direction)\",\"read_packets\":\(d.readPackets),\"read_bytes\":\(d.readBytes)"
-            s += ",\"sent_packets\":\(d.sentPackets),\"sent_bytes\":\(d.sentBytes)"
-            s += ",\"dropped_loss\":\(d.droppedLoss),\"dropped_queue\":\(d.droppedQueue),\"write_errors\":\(d.writeErrors)"
-            if let e = d.lastWriteError { s += ",\"last_write_error\":\"\(jsonEscaped(e))\"" }
-            s += ",\"depth\":\(d.depth),\"backlog\":\(d.backlog),\"max_depth\":\(d.maxDepth)"
-            s += ",\"forwarded_at_once\":\(d.forwardedAtOnce),\"forwarded_by_timer\":\(d.forwardedByTimer)"
-            let l = d.ownLatency
-            let mean = l.meanNanoseconds.isFinite ? l.meanNanoseconds : 0
-            s += ",\"own_latency\":{\"samples\":\(l.samples),\"mean_ns\":\(mean),\"p50_ns\":\(l.p50Nanoseconds)"
-            s += ",\"p99_ns\":\(l.p99Nanoseconds),\"max_ns\":\(l.maxNanoseconds)}}"
-        }
-        s += "],\"seq_end\":\(sequence)}\n"
-        return s
-    }
 }
 
 // MARK: - The delay line
@@ -877,27 +721,4 @@ public final class DelayLineDaemon {
         status.sequence = statusSequence
         try? statusFile?.overwrite(status.json)
     }
-}
-
-/// `text` as the inside of a JSON string (RFC 8259 §7).
-private func jsonEscaped(_ text: String) -> String {
-    var out = ""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case _ where scalar.value < 0x20:
-            let hex = String(scalar.value, radix: 16)
-            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out
-}
-
-/// `text` without the spaces, tabs and line ends around it.
-private func trimmingWhitespace(_ text: String) -> String {
-    let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
-    return String(text.drop(while: isSpace).reversed().drop(while: isSpace).reversed())
 }

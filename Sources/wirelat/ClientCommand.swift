@@ -87,7 +87,7 @@ struct ClientCommand: ParsableCommand {
 
     func lengths() throws -> [Int] {
         guard let sweep else { return [try byteOption(length, "--length")] }
-        let entries = sweep.split(separator: ",", omittingEmptySubsequences: false).map { String($0.trimmingSpaces()) }
+        let entries = sweep.split(separator: ",", omittingEmptySubsequences: false).map { String($0.trimmingWhitespace()) }
         if let empty = entries.firstIndex(of: "") {
             throw ValidationError("--sweep: entry \(empty + 1) of \"\(sweep)\" is empty; give sizes separated by single commas, e.g. 0,250,1000")
         }

@@ -76,7 +76,7 @@ struct ModelCommand: ParsableCommand {
     }
 
     private func number(_ text: String, _ option: String) throws -> Double {
-        guard let value = Double(text.trimmingSpaces()), value.isFinite else {
+        guard let value = Double(text.trimmingWhitespace()), value.isFinite else {
             throw ValidationError("\(option): expected a number, not \"\(text)\"")
         }
         guard value > 0 else {
@@ -136,7 +136,7 @@ struct RTTArgument: Sendable {
 
     /// RTTs separated by single commas (`0.161ms,0.021ms`).
     @Sendable static func parseList(_ text: String) throws -> [RTTArgument] {
-        let items = text.split(separator: ",", omittingEmptySubsequences: false).map { String($0.trimmingSpaces()) }
+        let items = text.split(separator: ",", omittingEmptySubsequences: false).map { String($0.trimmingWhitespace()) }
         guard !items.contains(where: \.isEmpty) else {
             throw ValidationError("expected RTTs separated by commas, e.g. 0.161ms,0.021ms")
         }

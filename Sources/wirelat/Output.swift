@@ -96,15 +96,3 @@ func byteOption(_ text: String, _ option: String) throws -> Int {
     }
 }
 
-extension StringProtocol {
-    /// The text without leading and trailing spaces and tabs (Unicode's space separators).
-    func trimmingSpaces() -> Substring {
-        func isSpace(_ c: Character) -> Bool {
-            c == "\t" || c.unicodeScalars.allSatisfy { $0.properties.generalCategory == .spaceSeparator }
-        }
-        var s = self[...]
-        while let c = s.first, isSpace(c) { s = s.dropFirst() }
-        while let c = s.last, isSpace(c) { s = s.dropLast() }
-        return Substring(s)
-    }
-}

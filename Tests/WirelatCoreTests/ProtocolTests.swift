@@ -1,7 +1,7 @@
 import Testing
 import WirelatCore
 
-// The wire protocol (Sources/WirelatCore/Protocol.swift), tested the tcpdump way:
+// The wire protocol (Sources/WirelatCore/Wire/Protocol.swift), tested the tcpdump way:
 // every valid message truncated at every offset, every stream split at every chunk size.
 
 /// Decodes one control message from `bytes` (the codec's typed throw, passed through).

@@ -553,24 +553,24 @@ struct TcpStatTests {
         for v in values where !v.isNaN {
             for decimals in [0, 2, 6] {
                 var ours = ""
-                CFixed.append(v, decimals: decimals, to: &ours)
+                CFormat.appendFixed(v, decimals: decimals, to: &ours)
                 let glibc = String(format: "%.\(decimals)f", v)
                 #expect(ours == glibc, "\(v.bitPattern) with \(decimals) decimals")
             }
         }
         var nan = ""
-        CFixed.append(-Double.nan, decimals: 2, to: &nan)
+        CFormat.appendFixed(-Double.nan, decimals: 2, to: &nan)
         #expect(nan == "-nan")
     }
 
     @Test("(int) casts truncate, and give INT_MIN out of range as x86-64 does")
     func intCast() {
-        #expect(CFixed.int(1.9) == 1)
-        #expect(CFixed.int(-1.9) == -1)
-        #expect(CFixed.int(2_147_483_647.9) == Int32.max)
-        #expect(CFixed.int(2_147_483_648) == Int32.min)
-        #expect(CFixed.int(-2_147_483_648.5) == Int32.min)
-        #expect(CFixed.int(-2_147_483_649) == Int32.min)
-        #expect(CFixed.int(.nan) == Int32.min)
+        #expect(CFormat.int(1.9) == 1)
+        #expect(CFormat.int(-1.9) == -1)
+        #expect(CFormat.int(2_147_483_647.9) == Int32.max)
+        #expect(CFormat.int(2_147_483_648) == Int32.min)
+        #expect(CFormat.int(-2_147_483_648.5) == Int32.min)
+        #expect(CFormat.int(-2_147_483_649) == Int32.min)
+        #expect(CFormat.int(.nan) == Int32.min)
     }
 }

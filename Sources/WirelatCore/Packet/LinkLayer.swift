@@ -116,69 +116,125 @@ public struct LinkLayerHeader: Sendable {
     public static let sll2HeaderLength = 20
     public static let nullHeaderLength = 4
 
-    /// Decodes the link-layer header of `frame`.
+    /// Decodes the link-layer header of `frame`: ``walk(_:linkType:tagLimit:onTag:)``, then
+    /// the fields of the header the walk passed over.
     ///
     /// Throws `.truncated` when the captured bytes end inside the header (the
     /// error's offset tells where: for Ethernet, before 14 is the MAC header,
     /// after is a VLAN tag) and `.malformed` for link types not handled here.
     public static func decode(_ frame: UnsafeRawBufferPointer, linkType: LinkType) throws(DecodeError) -> LinkLayerHeader {
-        var r = ByteReader(frame)
-        switch linkType {
-        case .ethernet:
-            return try decodeEthernet(&r)
-        case .linuxSLL:
-            return try decodeSLL(&r)
-        case .linuxSLL2:
-            return try decodeSLL2(&r)
-        case .null, .loop:
-            let raw = try r.uint32BE()
-            // tcpdump reads the family in host (little-endian) order and swaps it
-            // when the upper half is set, which accepts both byte orders.
-            var family = raw.byteSwapped
-            if family & 0xFFFF_0000 != 0 { family = family.byteSwapped }
-            var header = LinkLayerHeader(linkType: linkType, headerLength: nullHeaderLength, payload: .addressFamily(family))
-            header.addressFamily = family
-            switch family {
-            case 2: header.payload = .ipv4
-            case 24, 28, 30: header.payload = .ipv6  // AF_INET6 on NetBSD/OpenBSD, FreeBSD, Darwin
-            default: break
-            }
-            return header
-        case .raw, .rawLinkType, .ipv4, .ipv6:
-            let first = try r.uint8()
-            let payload: LinkPayload
-            switch first >> 4 {
-            case 4: payload = .ipv4
-            case 6: payload = .ipv6
-            default: payload = .ipVersion(first >> 4)
-            }
-            return LinkLayerHeader(linkType: linkType, headerLength: 0, payload: payload)
-        default:
+        let bytes = FrameBytes(frame)
+        var header = LinkLayerHeader(linkType: linkType, headerLength: 0, payload: .ipv4)
+        let walked = walk(bytes, linkType: linkType) { tci, _ in
+            if header.vlanTagCount == 0 { header.outerVLANTag = tci } else if header.vlanTagCount == 1 { header.innerVLANTag = tci }
+            header.vlanTagCount += 1
+        }
+        switch walked {
+        case .network(let offset, let payload):
+            header.headerLength = offset
+            header.payload = payload
+        case .truncated(let offset):
+            throw DecodeError(.truncated, at: offset)
+        case .unsupported:
             throw DecodeError(.malformed("unsupported link type \(linkType.rawValue)"), at: 0)
         }
-    }
-
-    /// Ethernet II, IEEE 802.3-2022 §3.2.6; tags per IEEE 802.1Q-2022 §9.
-    private static func decodeEthernet(_ r: inout ByteReader) throws(DecodeError) -> LinkLayerHeader {
-        if r.remaining < ethernetHeaderLength { throw DecodeError(.truncated, at: r.remaining) }
-        try r.skip(12)
-        var type = try r.uint16BE()
-        var header = LinkLayerHeader(linkType: .ethernet, headerLength: ethernetHeaderLength, payload: .ipv4)
-        header.hasMACAddresses = true
-        try walkVLANTags(&r, type: &type, header: &header)
-        header.headerLength = r.offset
-        header.payload = payload(forEtherType: type)
+        // The walk has seen the whole fixed header captured.
+        switch linkType {
+        case .ethernet:
+            header.hasMACAddresses = true
+        case .linuxSLL:
+            // Packet type, ARPHRD type, address length, 8 address bytes, protocol.
+            header.packetType = bytes.uint16(0)
+            header.hardwareType = bytes.uint16(2)
+            header.linkAddressLength = Int(bytes.uint16(4))
+            header.linkAddressOffset = 6
+        case .linuxSLL2:
+            // Protocol, reserved, interface index, ARPHRD type, packet type, address length, 8 address bytes.
+            header.interfaceIndex = bytes.uint32(4)
+            header.hardwareType = bytes.uint16(8)
+            header.packetType = UInt16(bytes.uint8(10))
+            header.linkAddressLength = Int(bytes.uint8(11))
+            header.linkAddressOffset = 12
+        case .null, .loop:
+            header.addressFamily = nullFamily(bytes.uint32(0))
+        default:
+            break
+        }
         return header
     }
 
-    private static func walkVLANTags(_ r: inout ByteReader, type: inout UInt16, header: inout LinkLayerHeader) throws(DecodeError) {
-        while type == EtherType.vlan || type == EtherType.qinq || type == EtherType.vlan9100 || type == EtherType.vlan9200 {
-            if r.remaining < 4 { throw DecodeError(.truncated, at: r.offset) }
-            let tci = try r.uint16BE()
-            if header.vlanTagCount == 0 { header.outerVLANTag = tci } else if header.vlanTagCount == 1 { header.innerVLANTag = tci }
-            header.vlanTagCount += 1
-            type = try r.uint16BE()
+    /// The one walk of a link-layer header, VLAN tags included, that the decoder, the
+    /// tcpdump printer and the RTT fast path share: where the network layer starts and
+    /// what it is.
+    ///
+    /// - Ethernet II (IEEE 802.3-2022 §3.2.6): 14 bytes, then any 802.1Q/802.1ad tags
+    ///   (IEEE 802.1Q-2022 §9) and the pre-standard QinQ types tcpdump also walks.
+    /// - Linux cooked v1 (16 bytes, the protocol last) and v2 (20 bytes, the protocol
+    ///   first), then the 802.1Q tags tcpdump walks there.
+    /// - BSD NULL/LOOP: a 4-byte address family in either byte order (tcpdump's guess).
+    /// - Raw IP: the version nibble.
+    ///
+    /// Each tag must lie within the captured bytes and within the first `tagLimit` bytes
+    /// (the printer passes the wire length, as tcpdump checks both); `onTag` gets each
+    /// tag's TCI and the type that follows it. `.truncated` carries the offset a
+    /// ``DecodeError`` reports.
+    @inline(__always)
+    static func walk(_ bytes: FrameBytes, linkType: LinkType, tagLimit: Int = .max,
+                     onTag: (_ tci: UInt16, _ nextType: UInt16) -> Void = { _, _ in }) -> LinkWalk {
+        var offset: Int
+        var type: UInt16
+        /// Cooked captures carry only the tags tcpdump walks there: 802.1Q.
+        let cooked: Bool
+        switch linkType {
+        case .ethernet:
+            guard bytes.count >= ethernetHeaderLength else { return .truncated(at: bytes.count) }
+            type = bytes.window(0, ethernetHeaderLength).uint16(12)
+            offset = ethernetHeaderLength
+            cooked = false
+        case .linuxSLL, .linuxSLL2:
+            let v1 = linkType == .linuxSLL
+            offset = v1 ? sllHeaderLength : sll2HeaderLength
+            guard bytes.count >= offset else { return .truncated(at: bytes.count) }
+            type = bytes.uint16(v1 ? 14 : 0)
+            cooked = true
+        case .null, .loop:
+            guard bytes.count >= nullHeaderLength else { return .truncated(at: 0) }
+            let family = nullFamily(bytes.uint32(0))
+            switch family {
+            case 2: return .network(offset: nullHeaderLength, payload: .ipv4)
+            case 24, 28, 30: return .network(offset: nullHeaderLength, payload: .ipv6)  // AF_INET6 on NetBSD/OpenBSD, FreeBSD, Darwin
+            default: return .network(offset: nullHeaderLength, payload: .addressFamily(family))
+            }
+        case .raw, .rawLinkType, .ipv4, .ipv6:
+            guard bytes.count >= 1 else { return .truncated(at: 0) }
+            switch bytes.uint8(0) >> 4 {
+            case 4: return .network(offset: 0, payload: .ipv4)
+            case 6: return .network(offset: 0, payload: .ipv6)
+            case let version: return .network(offset: 0, payload: .ipVersion(version))
+            }
+        default:
+            return .unsupported
         }
+        let tagEnd = min(bytes.count, tagLimit)
+        while type == EtherType.vlan
+            || !cooked && (type == EtherType.qinq || type == EtherType.vlan9100 || type == EtherType.vlan9200) {
+            guard tagEnd - offset >= 4 else { return .truncated(at: offset) }
+            let tag = bytes.window(offset, 4)
+            let tci = tag.uint16(0)
+            type = tag.uint16(2)
+            offset += 4
+            onTag(tci, type)
+        }
+        return .network(offset: offset, payload: payload(forEtherType: type))
+    }
+
+    /// A NULL/LOOP header's address family: tcpdump reads it in host (little-endian)
+    /// order and swaps it when the upper half is set, which accepts both byte orders.
+    @inline(__always)
+    static func nullFamily(_ networkOrder: UInt32) -> UInt32 {
+        var family = networkOrder.byteSwapped
+        if family & 0xFFFF_0000 != 0 { family = family.byteSwapped }
+        return family
     }
 
     static func payload(forEtherType type: UInt16) -> LinkPayload {
@@ -189,55 +245,14 @@ public struct LinkLayerHeader: Sendable {
         default: return type <= EtherType.maximumLength ? .lengthField(type) : .etherType(type)
         }
     }
+}
 
-    /// Linux cooked capture v1 (`LINKTYPE_LINUX_SLL`): packet type, ARPHRD type,
-    /// address length, 8 address bytes, protocol.
-    private static func decodeSLL(_ r: inout ByteReader) throws(DecodeError) -> LinkLayerHeader {
-        if r.remaining < sllHeaderLength { throw DecodeError(.truncated, at: r.remaining) }
-        var header = LinkLayerHeader(linkType: .linuxSLL, headerLength: sllHeaderLength, payload: .ipv4)
-        header.packetType = try r.uint16BE()
-        header.hardwareType = try r.uint16BE()
-        header.linkAddressLength = Int(try r.uint16BE())
-        header.linkAddressOffset = 6
-        try r.skip(8)
-        var type = try r.uint16BE()
-        if type == EtherType.vlan {
-            try walkCookedVLAN(&r, type: &type, header: &header)
-        }
-        header.headerLength = r.offset
-        header.payload = payload(forEtherType: type)
-        return header
-    }
-
-    /// Linux cooked capture v2 (`LINKTYPE_LINUX_SLL2`): protocol, reserved,
-    /// interface index, ARPHRD type, packet type, address length, 8 address bytes.
-    private static func decodeSLL2(_ r: inout ByteReader) throws(DecodeError) -> LinkLayerHeader {
-        if r.remaining < sll2HeaderLength { throw DecodeError(.truncated, at: r.remaining) }
-        var header = LinkLayerHeader(linkType: .linuxSLL2, headerLength: sll2HeaderLength, payload: .ipv4)
-        var type = try r.uint16BE()
-        try r.skip(2)
-        header.interfaceIndex = try r.uint32BE()
-        header.hardwareType = try r.uint16BE()
-        header.packetType = UInt16(try r.uint8())
-        header.linkAddressLength = Int(try r.uint8())
-        header.linkAddressOffset = 12
-        try r.skip(8)
-        if type == EtherType.vlan {
-            try walkCookedVLAN(&r, type: &type, header: &header)
-        }
-        header.headerLength = r.offset
-        header.payload = payload(forEtherType: type)
-        return header
-    }
-
-    /// Cooked captures carry at most the tags tcpdump walks there: 802.1Q only.
-    private static func walkCookedVLAN(_ r: inout ByteReader, type: inout UInt16, header: inout LinkLayerHeader) throws(DecodeError) {
-        while type == EtherType.vlan {
-            if r.remaining < 4 { throw DecodeError(.truncated, at: r.offset) }
-            let tci = try r.uint16BE()
-            if header.vlanTagCount == 0 { header.outerVLANTag = tci } else if header.vlanTagCount == 1 { header.innerVLANTag = tci }
-            header.vlanTagCount += 1
-            type = try r.uint16BE()
-        }
-    }
+/// Where ``LinkLayerHeader/walk(_:linkType:tagLimit:onTag:)`` found the network layer.
+enum LinkWalk: Equatable {
+    /// The network-layer header starts `offset` bytes into the frame; `payload` says what it is.
+    case network(offset: Int, payload: LinkPayload)
+    /// The captured bytes end inside the link-layer header.
+    case truncated(at: Int)
+    /// A link type not handled here.
+    case unsupported
 }

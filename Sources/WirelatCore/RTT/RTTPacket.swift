@@ -11,9 +11,9 @@
 /// headers. The tests hold the two readers to each other on every fixture, cut at every
 /// length and mutated at random.
 ///
-/// Every read is bounds-checked against the captured bytes first ("the packet may be
-/// truncated at any random position", tcpdump). When `kind` is `.ignored` the other
-/// fields mean nothing.
+/// Every field is read only after a guard against the captured bytes ("the packet may
+/// be truncated at any random position", tcpdump), and every load is checked again by
+/// ``FrameBytes``. When `kind` is `.ignored` the other fields mean nothing.
 struct RTTPacket: Equatable {
     enum Kind: UInt8 {
         /// Not IP, not TCP or echo, an IP fragment, or cut short before the fields needed.
@@ -54,7 +54,7 @@ struct RTTPacket: Equatable {
     /// Reads `frame`, captured on a link of type `linkType`.
     @inline(__always)
     init(frame: UnsafeRawBufferPointer, linkType: LinkType) {
-        let bytes = RTTBytes(frame)
+        let bytes = FrameBytes(frame)
         guard let (offset, version) = Self.networkLayer(bytes, linkType: linkType) else { return }
         if version == 4 {
             readIPv4(bytes, at: offset)
@@ -119,57 +119,14 @@ struct RTTPacket: Equatable {
 
     // MARK: - Link layer
 
-    /// Where the IP header starts and its version (4 or 6), as ``LinkLayerHeader``
-    /// finds them; nil for other payloads and for headers cut short.
+    /// Where the IP header starts and its version (4 or 6): the walk every reader of a
+    /// frame shares (``LinkLayerHeader/walk(_:linkType:tagLimit:onTag:)``); nil for other
+    /// payloads and for headers cut short.
     @inline(__always)
-    private static func networkLayer(_ bytes: RTTBytes, linkType: LinkType) -> (offset: Int, version: Int)? {
-        let version: Int
-        var offset: Int
-        var type: UInt16
-        switch linkType {
-        case .ethernet:
-            // IEEE 802.3 §3.2.6: two MAC addresses, then the EtherType; 802.1Q/802.1ad tags
-            // (IEEE 802.1Q §9) and the pre-standard QinQ types tcpdump also walks.
-            guard bytes.count >= LinkLayerHeader.ethernetHeaderLength else { return nil }
-            type = bytes.uint16(12)
-            offset = LinkLayerHeader.ethernetHeaderLength
-            while type == EtherType.vlan || type == EtherType.qinq || type == EtherType.vlan9100
-                || type == EtherType.vlan9200 {
-                guard bytes.count - offset >= 4 else { return nil }
-                type = bytes.uint16(offset + 2)
-                offset += 4
-            }
-        case .linuxSLL, .linuxSLL2:
-            // Cooked v1: the protocol closes the 16-byte header; v2: it opens the 20-byte one.
-            let v1 = linkType == .linuxSLL
-            offset = v1 ? LinkLayerHeader.sllHeaderLength : LinkLayerHeader.sll2HeaderLength
-            guard bytes.count >= offset else { return nil }
-            type = bytes.uint16(v1 ? 14 : 0)
-            while type == EtherType.vlan {
-                guard bytes.count - offset >= 4 else { return nil }
-                type = bytes.uint16(offset + 2)
-                offset += 4
-            }
-        case .null, .loop:
-            guard bytes.count >= LinkLayerHeader.nullHeaderLength else { return nil }
-            // The family in either byte order, as LinkLayerHeader reads it (tcpdump's guess).
-            var family = bytes.uint32(0).byteSwapped
-            if family & 0xFFFF_0000 != 0 { family = family.byteSwapped }
-            switch family {
-            case 2: return (LinkLayerHeader.nullHeaderLength, 4)
-            case 24, 28, 30: return (LinkLayerHeader.nullHeaderLength, 6)
-            default: return nil
-            }
-        case .raw, .rawLinkType, .ipv4, .ipv6:
-            guard bytes.count >= 1 else { return nil }
-            version = Int(bytes.uint8(0) >> 4)
-            return version == 4 || version == 6 ? (0, version) : nil
-        default:
-            return nil
-        }
-        switch type {
-        case EtherType.ipv4: return (offset, 4)
-        case EtherType.ipv6: return (offset, 6)
+    private static func networkLayer(_ bytes: FrameBytes, linkType: LinkType) -> (offset: Int, version: Int)? {
+        switch LinkLayerHeader.walk(bytes, linkType: linkType) {
+        case .network(let offset, .ipv4): return (offset, 4)
+        case .network(let offset, .ipv6): return (offset, 6)
         default: return nil
         }
     }
@@ -179,21 +136,22 @@ struct RTTPacket: Equatable {
     /// IPv4, RFC 791 §3.1, with ``PacketDecoder``'s checks: version 4, IHL ≥ 5, Total
     /// Length ≥ the header, the whole header captured, not a fragment.
     @inline(__always)
-    private mutating func readIPv4(_ bytes: RTTBytes, at start: Int) {
+    private mutating func readIPv4(_ bytes: FrameBytes, at start: Int) {
         guard bytes.count - start >= IPv4Header.minimumHeaderLength else { return }
-        let versionAndIHL = bytes.uint8(start)
+        let ip = bytes.window(start, IPv4Header.minimumHeaderLength)
+        let versionAndIHL = ip.uint8(0)
         let headerLength = Int(versionAndIHL & 0x0F) * 4
-        let totalLength = Int(bytes.uint16(start + 2))
+        let totalLength = Int(ip.uint16(2))
         guard versionAndIHL >> 4 == 4, headerLength >= IPv4Header.minimumHeaderLength, totalLength >= headerLength,
               bytes.count - start >= headerLength,
               // MF or a fragment offset: not a whole datagram.
-              bytes.uint16(start + 6) & 0x3FFF == 0
+              ip.uint16(6) & 0x3FFF == 0
         else { return }
         ipBytes = totalLength
         isIPv4 = true
-        source = IPv6Address(high: 0, low: 0x0000_FFFF_0000_0000 | UInt64(bytes.uint32(start + 12)))
-        destination = IPv6Address(high: 0, low: 0x0000_FFFF_0000_0000 | UInt64(bytes.uint32(start + 16)))
-        readTransport(bytes, at: start + headerLength, protocolNumber: bytes.uint8(start + 9),
+        source = IPv6Address(high: 0, low: 0x0000_FFFF_0000_0000 | UInt64(ip.uint32(12)))
+        destination = IPv6Address(high: 0, low: 0x0000_FFFF_0000_0000 | UInt64(ip.uint32(16)))
+        readTransport(bytes, at: start + headerLength, protocolNumber: ip.uint8(9),
                       length: totalLength - headerLength)
     }
 
@@ -201,23 +159,26 @@ struct RTTPacket: Equatable {
     /// hop-by-hop, routing and destination options skipped, at most four, each wholly
     /// captured; a Fragment header refuses the packet.
     @inline(__always)
-    private mutating func readIPv6(_ bytes: RTTBytes, at start: Int) {
-        guard bytes.count - start >= IPv6Header.headerLength, bytes.uint8(start) >> 4 == 6 else { return }
-        let payloadLength = Int(bytes.uint16(start + 4))
-        var next = bytes.uint8(start + 6)
+    private mutating func readIPv6(_ bytes: FrameBytes, at start: Int) {
+        guard bytes.count - start >= IPv6Header.headerLength else { return }
+        let ip = bytes.window(start, IPv6Header.headerLength)
+        guard ip.uint8(0) >> 4 == 6 else { return }
+        let payloadLength = Int(ip.uint16(4))
+        var next = ip.uint8(6)
         var offset = start + IPv6Header.headerLength
         var extensions = 0
         while IPv6ExtensionHeader.isExtension(next) {
             guard next != IPProtocolNumber.fragment, extensions < 4, bytes.count - offset >= 2 else { return }
-            let length = (Int(bytes.uint8(offset + 1)) + 1) * 8
+            let header = bytes.window(offset, 2)
+            let length = (Int(header.uint8(1)) + 1) * 8
             guard bytes.count - offset >= length else { return }
-            next = bytes.uint8(offset)
+            next = header.uint8(0)
             offset += length
             extensions += 1
         }
         ipBytes = payloadLength + IPv6Header.headerLength
-        source = IPv6Address(high: bytes.uint64(start + 8), low: bytes.uint64(start + 16))
-        destination = IPv6Address(high: bytes.uint64(start + 24), low: bytes.uint64(start + 32))
+        source = IPv6Address(high: ip.uint64(8), low: ip.uint64(16))
+        destination = IPv6Address(high: ip.uint64(24), low: ip.uint64(32))
         readTransport(bytes, at: offset, protocolNumber: next,
                       length: max(0, payloadLength - (offset - start - IPv6Header.headerLength)))
     }
@@ -227,19 +188,20 @@ struct RTTPacket: Equatable {
     /// TCP (RFC 9293 §3.1) with a data offset of at least 5 and its 20 fixed bytes
     /// captured (the options may be cut short), or an ICMP/ICMPv6 echo with its 8 bytes.
     @inline(__always)
-    private mutating func readTransport(_ bytes: RTTBytes, at start: Int, protocolNumber: UInt8, length: Int) {
+    private mutating func readTransport(_ bytes: FrameBytes, at start: Int, protocolNumber: UInt8, length: Int) {
         switch protocolNumber {
         case IPProtocolNumber.tcp:
             guard bytes.count - start >= TCPHeader.minimumHeaderLength else { return }
-            let headerLength = Int(bytes.uint8(start + 12) >> 4) * 4
+            let tcp = bytes.window(start, TCPHeader.minimumHeaderLength)
+            let headerLength = Int(tcp.uint8(12) >> 4) * 4
             guard headerLength >= TCPHeader.minimumHeaderLength else { return }
             kind = .tcp
             self.protocolNumber = protocolNumber
-            sourcePort = bytes.uint16(start)
-            destinationPort = bytes.uint16(start + 2)
-            sequence = bytes.uint32(start + 4)
-            acknowledgment = bytes.uint32(start + 8)
-            flags = TCPFlags(rawValue: bytes.uint8(start + 13))
+            sourcePort = tcp.uint16(0)
+            destinationPort = tcp.uint16(2)
+            sequence = tcp.uint32(4)
+            acknowledgment = tcp.uint32(8)
+            flags = TCPFlags(rawValue: tcp.uint8(13))
             payloadLength = max(0, length - headerLength)
             if headerLength > TCPHeader.minimumHeaderLength,
                let ts = TCPOptionReader.timestamps(in: bytes.raw, from: start + TCPHeader.minimumHeaderLength,
@@ -250,43 +212,16 @@ struct RTTPacket: Equatable {
             }
         case IPProtocolNumber.icmp, IPProtocolNumber.icmpv6:
             guard bytes.count - start >= ICMPHeader.headerLength else { return }
-            let type = bytes.uint8(start)
-            guard bytes.uint8(start + 1) == 0 else { return }
+            let icmp = bytes.window(start, ICMPHeader.headerLength)
+            let type = icmp.uint8(0)
+            guard icmp.uint8(1) == 0 else { return }
             let request: UInt8 = protocolNumber == IPProtocolNumber.icmp ? ICMPHeader.echoRequest : ICMPv6Header.echoRequest
             let reply: UInt8 = protocolNumber == IPProtocolNumber.icmp ? ICMPHeader.echoReply : ICMPv6Header.echoReply
             guard type == request || type == reply else { return }
-            setEcho(request: type == request, identifier: bytes.uint16(start + 4), sequence: bytes.uint16(start + 6),
+            setEcho(request: type == request, identifier: icmp.uint16(4), sequence: icmp.uint16(6),
                     protocolNumber: protocolNumber)
         default:
             return
         }
-    }
-}
-
-/// Big-endian loads from captured bytes at offsets the caller has checked against
-/// `count` (UnsafeRawBufferPointer checks its subscript only in debug builds).
-struct RTTBytes {
-    let raw: UnsafeRawBufferPointer
-    let count: Int
-
-    @inline(__always) init(_ raw: UnsafeRawBufferPointer) {
-        self.raw = raw
-        count = raw.count
-    }
-
-    @inline(__always) func uint8(_ offset: Int) -> UInt8 {
-        raw.load(fromByteOffset: offset, as: UInt8.self)
-    }
-
-    @inline(__always) func uint16(_ offset: Int) -> UInt16 {
-        UInt16(bigEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
-    }
-
-    @inline(__always) func uint32(_ offset: Int) -> UInt32 {
-        UInt32(bigEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
-    }
-
-    @inline(__always) func uint64(_ offset: Int) -> UInt64 {
-        UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
     }
 }

@@ -274,3 +274,52 @@ private func trimmedDecimal(_ value: Double) -> String {
     if text.hasSuffix(".") { text.removeLast() }
     return text == "-0" ? "0" : text
 }
+
+/// `12.5%`, `0%`, `0.01%`.
+public func formatPercent(_ value: Double) -> String {
+    if value == value.rounded() { return "\(Int(value))%" }
+    var text = formatFixed(value, 3)
+    while text.hasSuffix("0") { text.removeLast() }
+    return text + "%"
+}
+
+/// `10 Mbit/s`, `1.5 Gbit/s`, `64 kbit/s`, `800 bit/s` (decimal prefixes, as tc(8) prints).
+public func formatBitRate(_ bitsPerSecond: UInt64) -> String {
+    let units: [(UInt64, String)] = [(1_000_000_000, "Gbit/s"), (1_000_000, "Mbit/s"), (1_000, "kbit/s")]
+    for (scale, name) in units where bitsPerSecond >= scale {
+        var text = formatFixed(Double(bitsPerSecond) / Double(scale), 3)
+        while text.hasSuffix("0") { text.removeLast() }
+        if text.hasSuffix(".") { text.removeLast() }
+        return "\(text) \(name)"
+    }
+    return "\(bitsPerSecond) bit/s"
+}
+
+/// Parses a line rate in bits per second: `10000000`, `10M`, `10mbit`, `1.5Gbit/s`, `64k`.
+/// The prefixes are decimal (k = 1000), as in tc(8); nil for anything else.
+public func parseBitRate(_ text: String) -> UInt64? {
+    var t = Substring(text.lowercased())
+    for suffix in ["bit/s", "bps", "bit", "b/s"] where t.hasSuffix(suffix) {
+        t = t.dropLast(suffix.count)
+        break
+    }
+    var scale = 1.0
+    if let last = t.last, let s = ["k": 1e3, "m": 1e6, "g": 1e9][String(last)] {
+        scale = s
+        t = t.dropLast()
+    }
+    guard !t.isEmpty, t.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
+          let value = Double(t), value.isFinite else { return nil }
+    let bits = (value * scale).rounded()
+    guard bits >= 0, bits < 1e15 else { return nil }
+    return UInt64(bits)
+}
+
+/// Parses a percentage, `10`, `0.5` or `10%`, within 0…100; nil for anything else.
+public func parsePercent(_ text: String) -> Double? {
+    var t = Substring(text)
+    if t.hasSuffix("%") { t = t.dropLast() }
+    guard !t.isEmpty, t.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }),
+          let value = Double(t), value >= 0, value <= 100 else { return nil }
+    return value
+}

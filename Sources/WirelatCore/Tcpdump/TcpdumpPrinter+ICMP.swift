@@ -42,16 +42,7 @@ extension TcpdumpPrinter {
                 let innerHeaderLength = Int(try u8(inner) & 0x0F) * 4
                 let port = try u16(inner + innerHeaderLength + 2)
                 out.appendIPv4(target)
-                switch proto {
-                case IPProtocolNumber.tcp: out.appendASCII(" tcp port ")
-                case IPProtocolNumber.udp: out.appendASCII(" udp port ")
-                default:
-                    out.appendASCII(" protocol ")
-                    out.appendDecimal(proto)
-                    out.appendASCII(" port ")
-                }
-                out.appendDecimal(port)
-                out.appendASCII(" unreachable")
+                appendPortUnreachable(protocol: proto, port: port, unreachableForTCPAndUDP: true)
             case 4:
                 let mtu = try u16(o + 6)
                 out.appendIPv4(target)
@@ -279,16 +270,7 @@ extension TcpdumpPrinter {
                 let target = try ipv6Address(inner + 24)
                 out.appendASCII(", ")
                 out.appendIPv6(target)
-                switch proto {
-                case IPProtocolNumber.tcp: out.appendASCII(" tcp port ")
-                case IPProtocolNumber.udp: out.appendASCII(" udp port ")
-                default:
-                    out.appendASCII(" protocol ")
-                    out.appendDecimal(proto)
-                    out.appendASCII(" port ")
-                }
-                out.appendDecimal(port)
-                if proto != IPProtocolNumber.tcp && proto != IPProtocolNumber.udp { out.appendASCII(" unreachable") }
+                appendPortUnreachable(protocol: proto, port: port, unreachableForTCPAndUDP: false)
             default:
                 appendUnknownData(at: o, length: length)
                 return
@@ -386,6 +368,23 @@ extension TcpdumpPrinter {
     }
 
     /// `print_unknown_data`: a hex dump of what was captured of `length` bytes.
+    /// The tail of a port-unreachable line after the target address, as `icmp_print`
+    /// and `icmp6_print` write it: ` tcp port N`, ` udp port N` or ` protocol P port N`,
+    /// then ` unreachable`, which `icmp6_print` leaves out for TCP and UDP.
+    private mutating func appendPortUnreachable(protocol proto: UInt8, port: UInt16, unreachableForTCPAndUDP: Bool) {
+        let tcpOrUDP = proto == IPProtocolNumber.tcp || proto == IPProtocolNumber.udp
+        switch proto {
+        case IPProtocolNumber.tcp: out.appendASCII(" tcp port ")
+        case IPProtocolNumber.udp: out.appendASCII(" udp port ")
+        default:
+            out.appendASCII(" protocol ")
+            out.appendDecimal(proto)
+            out.appendASCII(" port ")
+        }
+        out.appendDecimal(port)
+        if !tcpOrUDP || unreachableForTCPAndUDP { out.appendASCII(" unreachable") }
+    }
+
     private mutating func appendUnknownData(at o: Int, length: Int) {
         out.appendHexDump(captured(o, length))
     }

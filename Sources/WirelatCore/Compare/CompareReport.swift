@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One row of `wirelat compare`: one method's round trips.
 public struct CompareMethodReport: Codable, Sendable, Equatable {
@@ -127,11 +127,8 @@ public enum CompareMerge {
     /// The rows in one report. `source` names the file (its last path component is
     /// appended to each row's name so two files' rows stay apart).
     public static func rows(fromJSON data: Data, source: String) throws(CompareInputError) -> [CompareMethodReport] {
-        let object: Any
-        do {
-            object = try JSONSerialization.jsonObject(with: data)
-        } catch {
-            throw CompareInputError(path: source, reason: "not JSON (\(error.localizedDescription))")
+        guard let object = JSONAny.parse(data) else {
+            throw CompareInputError(path: source, reason: "not JSON (The operation could not be completed. The data is not in the correct format.)")
         }
         guard let top = object as? [String: Any] else {
             throw CompareInputError(path: source, reason: "not a JSON object: expected a wirelat report")
@@ -154,15 +151,9 @@ public enum CompareMerge {
         return out
     }
 
-    /// A JSON number, whichever type JSONSerialization chose for it.
+    /// A JSON number.
     static func number(_ value: Any?) -> Double? {
-        switch value {
-        case let v as Int: return Double(v)
-        case let v as Double: return v
-        case let v as UInt64: return Double(v)
-        case let v as NSNumber: return v.doubleValue
-        default: return nil
-        }
+        value as? Double
     }
 
     static func row(_ m: [String: Any], command: String, fallbackTarget: String?, file: String, source: String) -> CompareMethodReport? {
@@ -250,7 +241,7 @@ public enum CompareSentence {
         let percent = (b - a) / b * 100
         let gap = formatFixed(abs(b - a) / 1000, 1)
         let values = "(\(formatFixed(a / 1000, 1)) µs vs \(formatFixed(b / 1000, 1)) µs)"
-        let what = tcp.isRequestResponse ? "the TCP request/response p50" : "the \(tcp.label.replacingOccurrences(of: " RTT", with: "")) p50"
+        let what = tcp.isRequestResponse ? "the TCP request/response p50" : "the \(tcp.label.replacing(" RTT", with: "")) p50"
         if abs(percent) < 5 {
             return "ICMP's p50 is within 5% of \(what) \(values): on this path ping is a fair stand-in for \(tcp.isRequestResponse ? "the round trip the application waits for" : "the TCP handshake")."
         }

@@ -155,7 +155,7 @@ extension TcpdumpPrinter {
         guard bytes.count >= LinkLayerHeader.sllHeaderLength else { throw PrintTruncated() }
         let hardwareLength = Int(try u16(4))
         let baseType = try u16(14)
-        try printCooked(headerLength: LinkLayerHeader.sllHeaderLength, baseType: baseType, wireLength: wireLength) { p, length in
+        try printCooked(.linuxSLL, headerLength: LinkLayerHeader.sllHeaderLength, wireLength: wireLength) { p, length in
             p.out.appendRightAligned(Self.packetTypeName((try? p.u16(0)) ?? 0xFFFF), width: 3)
             p.out.appendByte(UInt8(ascii: " "))
             if hardwareLength == 6 {
@@ -186,7 +186,7 @@ extension TcpdumpPrinter {
         out.appendByte(UInt8(ascii: " "))
         let baseType = try u16(0)
         let hardwareLength = Int(try u8(11))
-        try printCooked(headerLength: LinkLayerHeader.sll2HeaderLength, baseType: baseType, wireLength: wireLength) { p, length in
+        try printCooked(.linuxSLL2, headerLength: LinkLayerHeader.sll2HeaderLength, wireLength: wireLength) { p, length in
             p.out.appendASCII("ifindex ")
             p.out.appendDecimal(index)
             p.out.appendByte(UInt8(ascii: " "))
@@ -232,37 +232,30 @@ extension TcpdumpPrinter {
     }
 
     /// The common tail of both cooked printers: VLAN tags, then the protocol.
-    private mutating func printCooked(headerLength: Int, baseType: UInt16, wireLength: Int,
+    private mutating func printCooked(_ linkType: LinkType, headerLength: Int, wireLength: Int,
                                       describe: (inout TcpdumpPrinter, Int) -> Void) throws(PrintTruncated) {
-        var o = headerLength
-        var length = wireLength - headerLength
-        var type = baseType
-        while true {
-            if type <= EtherType.maximumLength {
-                // Linux ETH_P_ values (802.3 IPX, 802.2 LLC, CAN, ...): not decoded here.
-                if type == 1 || type == 4 { describe(&self, length + o) }
-                out.appendHexAndASCIIDump(captured(o, bytes.count - o))
-                return
-            }
-            if type == EtherType.vlan {
-                if bytes.count - o < 4 || length < 4 {
-                    protocolName = "vlan"
-                    appendTruncationMarker()
-                    return
-                }
-                type = try u16(o + 2)
-                if type <= EtherType.maximumLength { type = 4 }
-                out.appendASCII("ethertype ")
-                out.appendASCII(Self.etherTypeName(type))
-                out.appendASCII(", ")
-                o += 4
-                length -= 4
-                continue
-            }
-            let payload = LinkLayerHeader.payload(forEtherType: type)
-            try printEtherType(payload, at: o, length: length) { p in describe(&p, length + headerLength) }
+        var tags = 0
+        let walked = LinkLayerHeader.walk(FrameBytes(bytes), linkType: linkType, tagLimit: wireLength) { _, next in
+            tags += 1
+            out.appendASCII("ethertype ")
+            out.appendASCII(Self.etherTypeName(next <= EtherType.maximumLength ? 4 : next))
+            out.appendASCII(", ")
+        }
+        guard case .network(let o, let payload) = walked else {
+            protocolName = "vlan"
+            appendTruncationMarker()
             return
         }
+        let length = wireLength - o
+        if case .lengthField(let declared) = payload {
+            // Linux ETH_P_ values (802.3 IPX, 802.2 LLC, CAN, ...): not decoded here. After a
+            // tag tcpdump takes any of them for 802.2.
+            let type = tags > 0 ? 4 : declared
+            if type == 1 || type == 4 { describe(&self, length + o) }
+            out.appendHexAndASCIIDump(captured(o, bytes.count - o))
+            return
+        }
+        try printEtherType(payload, at: o, length: length) { p in describe(&p, length + headerLength) }
     }
 
     /// BSD NULL and OpenBSD LOOP: a 4-byte address family.

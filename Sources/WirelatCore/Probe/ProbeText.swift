@@ -1,5 +1,3 @@
-import Foundation
-
 /// The text `wirelat probe` prints: one line per probe in the style of the tool it
 /// mirrors (hping3 for `syn`, ping for `icmp`), then a statistics block.
 public enum ProbeText {
@@ -153,5 +151,5 @@ public enum ProbeText {
     }
 
     /// `%g`, as ping prints its loss percentage.
-    static func formatG(_ value: Double) -> String { String(format: "%g", value) }
+    static func formatG(_ value: Double) -> String { CFormat.general(value) }
 }
