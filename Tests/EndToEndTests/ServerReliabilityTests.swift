@@ -13,7 +13,7 @@ struct ServerReliability {
     func idleConnectionsAreCheap() async throws {
         let count = 2_000
         try #require(raiseDescriptorLimit() > count + 100, "this test needs \(count + 100) descriptors")
-        try await withLoopbackServer("idle", port: 24_100, serverArguments: { ["--port", "\($0)", "--handshake-timeout", "2m"] }) { dir, port, server in
+        try await withLoopbackServer("idle", port: 25_100, serverArguments: { ["--port", "\($0)", "--handshake-timeout", "2m"] }) { dir, port, server in
             let before = try #require(residentKilobytes(of: server.pid), "no VmRSS for the server")
             let baseDescriptors = openDescriptors(of: server.pid)
             var sockets: [CInt] = []
@@ -49,7 +49,7 @@ struct ServerReliability {
         try #require(mount("tmpfs", disk, "tmpfs", 0, "size=1m") == 0, "mount tmpfs on \(disk): errno \(errno)")
         // Lazily, so a server still holding a file there cannot keep it mounted.
         defer { _ = umount2(disk, Int32(MNT_DETACH)) }
-        let port = freePort(24_200)
+        let port = freePort(25_600)
         let strace = ["/usr/bin/strace", "-f", "-qq", "--seccomp-bpf", "-e", "trace=fsync", "-e", "inject=fsync:delay_exit=20000", "-o", "/dev/null"]
         let server = try await startServer(["--port", "\(port)", "--write-dir", disk], prefix: slowDisk ? strace : [], in: dir)
         defer { killTraced(server) }
@@ -76,7 +76,7 @@ struct ServerReliability {
     @Test("SIGTERM to a server with 6 tests running: a line per interrupted test and the count in its last line; each client exits 1 with its results and no claim that the server counted 0")
     func stoppedMidTest() async throws {
         let count = 6
-        try await withLoopbackServer("sigterm", port: 24_300) { dir, port, server in
+        try await withLoopbackServer("sigterm", port: 26_100) { dir, port, server in
             var clients: [Spawned] = []
             defer { for client in clients { client.kill() } }
             for i in 0..<count {

@@ -182,7 +182,7 @@ struct Ring<Element: Sendable>: Sendable {
 struct HeldQueue: Sendable {
     private let ordered: Bool
     private var fifo = Ring<HeldPacket>()
-    private var heap: [(packet: HeldPacket, sequence: UInt64)] = []
+    private var heap = MinHeap<Arrival>()
     private var sequence: UInt64 = 0
 
     init(ordered: Bool) { self.ordered = ordered }
@@ -194,37 +194,23 @@ struct HeldQueue: Sendable {
     mutating func push(_ packet: HeldPacket) {
         guard ordered else { return fifo.append(packet) }
         sequence &+= 1
-        heap.append((packet, sequence))
-        var i = heap.count - 1
-        while i > 0 {
-            let parent = (i - 1) / 2
-            if !precedes(heap[i], heap[parent]) { break }
-            heap.swapAt(i, parent)
-            i = parent
-        }
+        heap.push(Arrival(packet: packet, sequence: sequence))
     }
 
     mutating func popFirst() -> HeldPacket? {
         guard ordered else { return fifo.popFirst() }
-        guard let top = heap.first else { return nil }
-        let last = heap.removeLast()
-        if !heap.isEmpty {
-            heap[0] = last
-            var i = 0
-            while true {
-                let l = 2 * i + 1, r = l + 1
-                var m = i
-                if l < heap.count && precedes(heap[l], heap[m]) { m = l }
-                if r < heap.count && precedes(heap[r], heap[m]) { m = r }
-                if m == i { break }
-                heap.swapAt(i, m)
-                i = m
-            }
-        }
-        return top.packet
+        return heap.popFirst()?.packet
     }
 
-    private func precedes(_ a: (packet: HeldPacket, sequence: UInt64), _ b: (packet: HeldPacket, sequence: UInt64)) -> Bool {
-        a.packet.deadline != b.packet.deadline ? a.packet.deadline < b.packet.deadline : a.sequence < b.sequence
+    /// A held packet in the heap: by deadline, then by arrival.
+    struct Arrival: Comparable, Sendable {
+        var packet: HeldPacket
+        var sequence: UInt64
+
+        static func < (a: Arrival, b: Arrival) -> Bool {
+            a.packet.deadline != b.packet.deadline ? a.packet.deadline < b.packet.deadline : a.sequence < b.sequence
+        }
+
+        static func == (a: Arrival, b: Arrival) -> Bool { a.sequence == b.sequence }
     }
 }

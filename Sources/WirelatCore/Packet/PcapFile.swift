@@ -273,7 +273,7 @@ public struct PcapFileReader {
                 try readInterface(body: body, end: bodyEnd)
                 if stopAfterInterface { return nil }
             case 6:
-                return try enhancedPacket(body: body, end: bodyEnd, blockStart: start)
+                return try packetBlock(body: body, end: bodyEnd, blockStart: start, obsolete: false)
             case 3:
                 guard let first = interfaces.first else {
                     throw PcapFileError("simple packet block before any interface", at: start)
@@ -291,7 +291,7 @@ public struct PcapFileReader {
                     wireLength: wire, linkType: first.linkType, interfaceID: 0,
                     data: UnsafeRawBufferPointer(rebasing: bytes[body + 4..<body + 4 + captured]))
             case 2:
-                return try obsoletePacket(body: body, end: bodyEnd, blockStart: start)
+                return try packetBlock(body: body, end: bodyEnd, blockStart: start, obsolete: true)
             default:
                 continue
             }
@@ -355,20 +355,14 @@ public struct PcapFileReader {
         interfaces.append(interface)
     }
 
-    private func enhancedPacket(body: Int, end: Int, blockStart: Int) throws(PcapFileError) -> CapturedPacket {
-        guard end - body >= 20 else { throw PcapFileError("truncated enhanced packet block", at: blockStart) }
-        let id = Int(Self.load32(bytes, body, bigEndian: bigEndian))
-        let high = UInt64(Self.load32(bytes, body + 4, bigEndian: bigEndian))
-        let low = UInt64(Self.load32(bytes, body + 8, bigEndian: bigEndian))
-        let captured = Int(Self.load32(bytes, body + 12, bigEndian: bigEndian))
-        let wire = Int(Self.load32(bytes, body + 16, bigEndian: bigEndian))
-        return try packet(interfaceID: id, units: high << 32 | low, captured: captured, wire: wire,
-                          dataStart: body + 20, end: end, blockStart: blockStart)
-    }
-
-    private func obsoletePacket(body: Int, end: Int, blockStart: Int) throws(PcapFileError) -> CapturedPacket {
-        guard end - body >= 20 else { throw PcapFileError("truncated packet block", at: blockStart) }
-        let id = Int(Self.load16(bytes, body, bigEndian: bigEndian))
+    /// An enhanced packet block (pcapng §4.3) or the obsolete packet block it replaced
+    /// (Appendix A): the same 20 bytes of interface, time stamp and lengths, except that
+    /// the obsolete block's interface ID is 16 bits (then a 16-bit drop count).
+    private func packetBlock(body: Int, end: Int, blockStart: Int, obsolete: Bool) throws(PcapFileError) -> CapturedPacket {
+        guard end - body >= 20 else {
+            throw PcapFileError(obsolete ? "truncated packet block" : "truncated enhanced packet block", at: blockStart)
+        }
+        let id = obsolete ? Int(Self.load16(bytes, body, bigEndian: bigEndian)) : Int(Self.load32(bytes, body, bigEndian: bigEndian))
         let high = UInt64(Self.load32(bytes, body + 4, bigEndian: bigEndian))
         let low = UInt64(Self.load32(bytes, body + 8, bigEndian: bigEndian))
         let captured = Int(Self.load32(bytes, body + 12, bigEndian: bigEndian))

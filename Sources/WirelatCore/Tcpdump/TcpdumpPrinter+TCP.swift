@@ -574,33 +574,21 @@ extension TcpdumpPrinter {
             if dssFlags & 0x10 != 0 { out.appendASCII(" fin") }
             var p = o + 4
             var left = length - 4
+            /// The data ACK or the data sequence number: 8 bytes when `wide`, else 4.
+            func appendNumber(_ label: StaticString, wide: Bool) throws(PrintTruncated) -> Bool {
+                out.appendASCII(label)
+                let size = wide ? 8 : 4
+                if left < size { return false }
+                out.appendDecimal(wide ? try u64(p) : UInt64(try u32(p)))
+                p += size
+                left -= size
+                return true
+            }
             if dssFlags & 0x01 != 0 {
-                out.appendASCII(" ack ")
-                if dssFlags & 0x02 != 0 {
-                    if left < 8 { return false }
-                    out.appendDecimal(try u64(p))
-                    p += 8
-                    left -= 8
-                } else {
-                    if left < 4 { return false }
-                    out.appendDecimal(try u32(p))
-                    p += 4
-                    left -= 4
-                }
+                guard try appendNumber(" ack ", wide: dssFlags & 0x02 != 0) else { return false }
             }
             if dssFlags & 0x04 != 0 {
-                out.appendASCII(" seq ")
-                if dssFlags & 0x08 != 0 {
-                    if left < 8 { return false }
-                    out.appendDecimal(try u64(p))
-                    p += 8
-                    left -= 8
-                } else {
-                    if left < 4 { return false }
-                    out.appendDecimal(try u32(p))
-                    p += 4
-                    left -= 4
-                }
+                guard try appendNumber(" seq ", wide: dssFlags & 0x08 != 0) else { return false }
                 if left < 4 { return false }
                 out.appendASCII(" subseq ")
                 out.appendDecimal(try u32(p))

@@ -1,5 +1,6 @@
 @preconcurrency import Glibc
 import CWirelatShim
+import WirelatCore
 
 /// Readiness reported by epoll(7).
 public struct IOEvents: OptionSet, Sendable {
@@ -40,7 +41,7 @@ public final class EventLoop {
     private let timerFD: FileDescriptor
     private var registrations: [Registration?] = []
     private var nextRegistrationID: UInt32 = 1
-    private var timers = TimerHeap()
+    private var timers = MinHeap<TimerEntry>()
     private var timerActions: [UInt64: () -> Void] = [:]
     private var nextTimerID: UInt64 = 1
     private var armedDeadline: UInt64 = .max
@@ -108,7 +109,7 @@ public final class EventLoop {
         let id = nextTimerID
         nextTimerID += 1
         timerActions[id] = action
-        timers.push(deadline: deadline, id: id)
+        timers.push(TimerEntry(deadline: deadline, id: id))
         if deadline < armedDeadline { arm(deadline) }
         return TimerID(value: id)
     }
@@ -137,7 +138,7 @@ public final class EventLoop {
 
     /// The earliest timer deadline (monotonic ns), `.max` when none is set.
     public var nextDeadline: UInt64 {
-        timers.peek()?.deadline ?? .max
+        timers.first?.deadline ?? .max
     }
 
     /// True once SIGINT or SIGTERM has arrived (see `onInterrupt`).
@@ -189,15 +190,15 @@ public final class EventLoop {
             armedDeadline = .max
         }
         var now = monotonicNanoseconds()
-        while let top = timers.peek(), top.deadline <= now {
-            _ = timers.pop()
+        while let top = timers.first, top.deadline <= now {
+            _ = timers.popFirst()
             if let action = timerActions.removeValue(forKey: top.id) {
                 action()
                 now = monotonicNanoseconds()
             }
         }
-        while let top = timers.peek(), timerActions[top.id] == nil { _ = timers.pop() }
-        if let top = timers.peek() {
+        while let top = timers.first, timerActions[top.id] == nil { _ = timers.popFirst() }
+        if let top = timers.first {
             if top.deadline != armedDeadline { arm(top.deadline) }
         } else if armedDeadline != .max {
             // timerfd_settime fails only for a bad descriptor or value, neither possible here.
@@ -215,3 +216,14 @@ public final class EventLoop {
     }
 }
 
+
+/// A timer in the loop's heap: by deadline, and among equal deadlines in the order they
+/// were scheduled (ids only grow).
+struct TimerEntry: Comparable, Sendable {
+    var deadline: UInt64
+    var id: UInt64
+
+    static func < (a: TimerEntry, b: TimerEntry) -> Bool {
+        a.deadline != b.deadline ? a.deadline < b.deadline : a.id < b.id
+    }
+}
