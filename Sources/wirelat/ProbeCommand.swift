@@ -12,6 +12,15 @@ struct ProbeCommand: ParsableCommand {
 }
 
 /// The options every probe takes.
+/// The host and TCP port of the syn and connect probes.
+struct TCPProbeTarget: ParsableArguments {
+    @Argument(help: "The host to probe.")
+    var host: String
+
+    @Option(help: "The TCP port.")
+    var port: UInt16
+}
+
 struct ProbeOptions: ParsableArguments {
     @Option(help: "Probes to send.")
     var count = 5
@@ -77,17 +86,13 @@ struct SYNProbeCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "The host to probe.")
-    var host: String
-
-    @Option(help: "The TCP port.")
-    var port: UInt16
-
+    @OptionGroup var target: TCPProbeTarget
     @OptionGroup var options: ProbeOptions
 
     func run() throws {
-        try runProbe(method: .tcpSYN, host: host, port: port, payloadBytes: nil, options: options) { (target) throws(ProbeSetupError) in
-            try SYNProber(target: target, port: port)
+        let port = target.port
+        try runProbe(method: .tcpSYN, host: target.host, port: port, payloadBytes: nil, options: options) { (address) throws(ProbeSetupError) in
+            try SYNProber(target: address, port: port)
         }
     }
 }
@@ -103,17 +108,13 @@ struct ConnectProbeCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "The host to probe.")
-    var host: String
-
-    @Option(help: "The TCP port.")
-    var port: UInt16
-
+    @OptionGroup var target: TCPProbeTarget
     @OptionGroup var options: ProbeOptions
 
     func run() throws {
-        try runProbe(method: .tcpConnect, host: host, port: port, payloadBytes: nil, options: options) { target in
-            ConnectProber(target: target, port: port)
+        let port = target.port
+        try runProbe(method: .tcpConnect, host: target.host, port: port, payloadBytes: nil, options: options) { address in
+            ConnectProber(target: address, port: port)
         }
     }
 }

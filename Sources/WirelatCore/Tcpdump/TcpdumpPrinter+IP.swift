@@ -82,14 +82,7 @@ extension TcpdumpPrinter {
                 appendAddresses(context)
                 out.appendASCII(": ")
             }
-            if !available(o, header.headerLength) {
-                out.appendASCII(" [remaining caplen(")
-                out.appendDecimal(max(0, snapEnd - o))
-                out.appendASCII(") < header length(")
-                out.appendDecimal(header.headerLength)
-                out.appendASCII(")]")
-                throw PrintTruncated()
-            }
+            try requireHeader(at: o, length: header.headerLength)
             try printIPPayload(next, at: o + header.headerLength, length: totalLength, context: context,
                                fragmented: header.moreFragments)
         } else {
@@ -274,6 +267,26 @@ extension TcpdumpPrinter {
         let options = cp + 2
         let length = size - 2
         var found = false
+        /// Whether the option at `i` has the `size` bytes and the declared length its
+        /// definition fixes; if not, prints why as tcpdump does.
+        func fixedSizeOption(_ name: StaticString, at i: Int, size: Int, declared expected: UInt8) throws(PrintTruncated) -> Bool {
+            if length - i < size {
+                out.appendASCII("(")
+                out.appendASCII(name)
+                out.appendASCII(": trunc)")
+                return false
+            }
+            let declared = try u8(options + i + 1)
+            if declared != expected {
+                out.appendASCII("(")
+                out.appendASCII(name)
+                out.appendASCII(": invalid len ")
+                out.appendDecimal(declared)
+                out.appendASCII(")")
+                return false
+            }
+            return true
+        }
         var i = 0
         while i < length {
             let type = try u8(options + i)
@@ -292,29 +305,11 @@ extension TcpdumpPrinter {
                     return optionsTruncated()
                 }
             case 5:
-                if length - i < 4 {
-                    out.appendASCII("(rtalert: trunc)")
-                    return optionsTruncated()
-                }
-                let declared = try u8(options + i + 1)
-                if declared != 2 {
-                    out.appendASCII("(rtalert: invalid len ")
-                    out.appendDecimal(declared)
-                    out.appendASCII(")")
-                    return optionsTruncated()
-                }
+                // Router alert, RFC 2711 §2.1.
+                guard try fixedSizeOption("rtalert", at: i, size: 4, declared: 2) else { return optionsTruncated() }
             case 0xC2:
-                if length - i < 6 {
-                    out.appendASCII("(jumbo: trunc)")
-                    return optionsTruncated()
-                }
-                let declared = try u8(options + i + 1)
-                if declared != 4 {
-                    out.appendASCII("(jumbo: invalid len ")
-                    out.appendDecimal(declared)
-                    out.appendASCII(")")
-                    return optionsTruncated()
-                }
+                // Jumbo payload, RFC 2675 §2.
+                guard try fixedSizeOption("jumbo", at: i, size: 6, declared: 4) else { return optionsTruncated() }
                 let value = try u32(options + i + 2)
                 if !found {
                     found = true

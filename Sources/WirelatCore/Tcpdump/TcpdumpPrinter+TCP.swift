@@ -146,14 +146,7 @@ extension TcpdumpPrinter {
         out.appendASCII(", length ")
         out.appendDecimal(segmentLength)
         if segmentLength == 0 { return }
-        if !available(o, header.headerLength) {
-            out.appendASCII(" [remaining caplen(")
-            out.appendDecimal(max(0, snapEnd - o))
-            out.appendASCII(") < header length(")
-            out.appendDecimal(header.headerLength)
-            out.appendASCII(")]")
-            throw PrintTruncated()
-        }
+        try requireHeader(at: o, length: header.headerLength)
     }
 
     /// `src.sport > dst.dport: `. The IPv4 text of the last two pairs (both

@@ -258,6 +258,18 @@ public struct TcpdumpPrinter {
     @inline(__always)
     func available(_ o: Int, _ length: Int) -> Bool { o >= 0 && length >= 0 && o <= snapEnd && length <= snapEnd - o }
 
+    /// A header of `length` bytes at `o` that was not captured whole ends the line as
+    /// tcpdump's IP and TCP printers end it: ` [remaining caplen(N) < header length(M)]`.
+    mutating func requireHeader(at o: Int, length: Int) throws(PrintTruncated) {
+        guard !available(o, length) else { return }
+        out.appendASCII(" [remaining caplen(")
+        out.appendDecimal(max(0, snapEnd - o))
+        out.appendASCII(") < header length(")
+        out.appendDecimal(length)
+        out.appendASCII(")]")
+        throw PrintTruncated()
+    }
+
     func ipv4Address(_ o: Int) throws(PrintTruncated) -> IPv4Address { IPv4Address(try u32(o)) }
 
     func ipv6Address(_ o: Int) throws(PrintTruncated) -> IPv6Address {
