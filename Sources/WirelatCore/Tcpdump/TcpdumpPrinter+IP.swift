@@ -369,17 +369,7 @@ extension TcpdumpPrinter {
                 return nil
             }
             length >>= 1
-            var p = cp + 8
-            for i in 0..<length {
-                let address = try ipv6Address(p)
-                out.appendASCII(", [")
-                out.appendDecimal(i)
-                out.appendASCII("]")
-                out.appendIPv6(address)
-                p += 16
-            }
-            out.appendASCII(") ")
-            return (Int(try u8(cp + 1)) + 1) << 3
+            return try appendRoutingAddresses(cp, count: length)
         case 4:
             // Segment Routing Header, RFC 8754 §2.
             let lastEntry = Int(try u8(cp + 4))
@@ -399,22 +389,28 @@ extension TcpdumpPrinter {
                 appendInvalid()
                 return nil
             }
-            var p = cp + 8
-            for i in 0...lastEntry {
-                let address = try ipv6Address(p)
-                out.appendASCII(", [")
-                out.appendDecimal(i)
-                out.appendASCII("]")
-                out.appendIPv6(address)
-                p += 16
-            }
-            out.appendASCII(") ")
-            return (Int(try u8(cp + 1)) + 1) << 3
+            return try appendRoutingAddresses(cp, count: lastEntry + 1)
         default:
             out.appendASCII(" (unknown type)")
             appendInvalid()
             return nil
         }
+    }
+
+    /// The addresses of a routing header (`, [0]ADDR, [1]ADDR…`) from its 8th byte, the
+    /// closing `) `, and the header's length from its Hdr Ext Len (RFC 8200 §4.4).
+    private mutating func appendRoutingAddresses(_ cp: Int, count: Int) throws(PrintTruncated) -> Int {
+        var p = cp + 8
+        for i in 0..<count {
+            let address = try ipv6Address(p)
+            out.appendASCII(", [")
+            out.appendDecimal(i)
+            out.appendASCII("]")
+            out.appendIPv6(address)
+            p += 16
+        }
+        out.appendASCII(") ")
+        return (Int(try u8(cp + 1)) + 1) << 3
     }
 
     /// `ip_demux_print`.
