@@ -153,6 +153,8 @@ public final class CaptureSession {
                 return
             }
             if self.remaining != 0 {
+                // What the kernel still holds for the vanished interface; an error here
+                // says only that it is gone, which the outcome below reports.
                 _ = try? self.handle.dispatch(limit: self.remaining) { self.handle($0) }
                 self.configuration.onBatch()
             }
