@@ -334,3 +334,11 @@ void wl_mapping_unguard(int slot) {
     atomic_store(&wl_guards[slot].length, 0);
     atomic_store(&wl_guards[slot].base, 0);
 }
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+
+int wl_madvise_populate_read(void *address, size_t length) {
+    return madvise(address, length, MADV_POPULATE_READ);
+}

@@ -137,6 +137,9 @@ static inline unsigned long wl_mapping_faults(int slot) {
 void wl_mapping_unguard(int slot);
 /* Reads one byte, so that its page is faulted in now. */
 static inline void wl_touch(const void *p) { (void)*(const volatile unsigned char *)p; }
+/* madvise(MADV_POPULATE_READ) (Linux 5.14): makes the page-table entries of a range
+   present, reading the pages in, without touching them from user space. 0 or -1. */
+int wl_madvise_populate_read(void *address, size_t length);
 
 static const short WL_POLLIN = POLLIN;
 static const short WL_POLLOUT = POLLOUT;
