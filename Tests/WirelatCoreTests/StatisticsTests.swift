@@ -231,3 +231,37 @@ struct StatisticsTests {
         #expect(try JSONDecoder().decode(LatencySummary.self, from: withCount) == expected)
     }
 }
+
+@Suite("LatencyRecorder.percentileDistribution: HdrHistogram's .hgrm text")
+struct PercentileDistributionTests {
+    @Test("parsed back, the .hgrm's value at each reported percentile is the summary's within the histogram's precision, and the footer counts every sample")
+    func parsedBack() throws {
+        var recorder = LatencyRecorder()
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        for _ in 0..<20_000 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            recorder.record(20_000 + (state >> 33) % 180_000)  // 20–200 µs
+        }
+        recorder.record(5_000_000)
+        let text = recorder.percentileDistribution()
+        let lines = text.split(separator: "\n")
+        #expect(lines.first?.split(separator: " ") == ["Value", "Percentile", "TotalCount", "1/(1-Percentile)"])
+        var points: [(milliseconds: Double, percentile: Double, count: Int)] = []
+        for line in lines.dropFirst() where !line.hasPrefix("#") {
+            let fields = line.split(separator: " ")
+            guard fields.count >= 3, let v = Double(fields[0]), let p = Double(fields[1]), let c = Int(fields[2]) else { continue }
+            points.append((v, p, c))
+        }
+        try #require(points.count > 20, "\(text)")
+        #expect(points.last?.count == 20_001 && points.last?.percentile == 1.0)
+        #expect(text.contains("Total count    =        20001"), "\(text)")
+        let summary = recorder.summary()
+        for (percentile, expected) in [(0.5, summary.p50), (0.9, summary.p90), (0.99, summary.p99)] {
+            let point = try #require(points.first { $0.percentile >= percentile })
+            let nanoseconds = point.milliseconds * 1e6
+            // Three significant digits: values within 0.1% of each other share a bucket.
+            #expect(abs(nanoseconds - Double(expected)) <= Double(expected) * 0.002 + 1_000,
+                    "p\(percentile): .hgrm \(nanoseconds) ns, summary \(expected) ns")
+        }
+    }
+}

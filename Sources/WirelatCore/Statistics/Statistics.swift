@@ -180,4 +180,16 @@ public struct LatencyRecorder: Sendable {
             mean: runningMean,
             stddev: (sumOfSquaredDeviations / Double(count)).squareRoot())
     }
+
+    /// The histogram as HdrHistogram's percentile-distribution text (the `.hgrm` that wrk2
+    /// prints and HdrHistogram's plotter reads): a `Value Percentile TotalCount
+    /// 1/(1-Percentile)` line per reporting point, five points per halving of the
+    /// remaining distance to 100%, then the `#[Mean …]`, `#[Max …]` and `#[Buckets …]`
+    /// footer. Values are in milliseconds. The footer's mean and stddev are the
+    /// histogram's own (bucket midpoints), as HdrHistogram prints them.
+    public func percentileDistribution() -> String {
+        var text = ""
+        histogram.outputPercentileDistribution(to: &text, outputValueUnitScalingRatio: 1_000_000)
+        return text
+    }
 }
