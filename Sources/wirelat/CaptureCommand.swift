@@ -76,6 +76,9 @@ struct CaptureCommand: ParsableCommand {
 
     @OptionGroup var outputs: JSONOutputOptions
 
+    @Option(help: ArgumentHelp("With --rtt: write each method's round trips (clock wire) as HdrHistogram's percentile-distribution text (.hgrm), one section per method headed #[method=M clock=wire].", valueName: "FILE"))
+    var hgrm: String?
+
     @Option(help: "With --rtt on a live capture: print a line of statistics this often (default 1s).", transform: DurationArgument.parse)
     var interval: DurationArgument<BareSeconds>?
 
@@ -94,7 +97,7 @@ struct CaptureCommand: ParsableCommand {
         let styles = [noTimestamp, epoch, delta, dateTime, sinceFirst].filter { $0 }.count
         if styles > 1 { throw ValidationError("give at most one of -t, --tt, --ttt, --tttt, --ttttt") }
         if format != nil && stats == nil { throw ValidationError("-o goes with --stats INTERVAL") }
-        if (samples != nil || outputs.json != nil) && !rtt { throw ValidationError("--samples and --json go with --rtt") }
+        if (samples != nil || outputs.json != nil || hgrm != nil) && !rtt { throw ValidationError("--samples, --hgrm and --json go with --rtt") }
         if !rtt {
             let given = [("--interval", interval != nil), ("--max-flows", maxFlows != nil), ("--ack-rule", ackRule != nil)].filter(\.1).map(\.0)
             if !given.isEmpty { throw ValidationError("\(given.joined(separator: ", ")) \(given.count == 1 ? "goes" : "go") with --rtt") }
@@ -151,12 +154,15 @@ struct CaptureCommand: ParsableCommand {
     }
 
     func run() throws {
-        try outputs.checkPaths(with: [("--samples", samples)])
+        try outputs.checkPaths(with: [("--samples", samples), ("--hgrm", hgrm)])
         let configuration = try pipelineConfiguration()
         ignoreSIGPIPE()
         let json = outputs.json
         let outcome = try CapturePipeline.run(configuration, output: CapturePipelineOutput(write: writeStandardOutput, note: complain)) { report in
+            var saved = true
+            if let hgrm { saved = saveOutput(Array(report.percentileDistributions.utf8), to: hgrm, option: "--hgrm") }
             if let json { try writeJSON(report, to: json) }
+            if !saved { throw ExitCode.badInput }
         }
         if let error = outcome.error {
             throw CommandFailure("\(error.message) (after \(outcome.packets) packets)", captureExitCode(for: error))

@@ -371,3 +371,29 @@ struct RTTCaptureEndToEnd {
         #expect(right.succeeded, "\(right.summary)")
     }
 }
+
+@Suite("capture --rtt --hgrm: the wire clock's distributions for HdrHistogram's tools")
+struct CaptureHgrmTests {
+    @Test("every method with samples has a `clock=wire` section whose percentiles equal the JSON's, and clock is wire in the JSON")
+    func parsedBack() async throws {
+        let binary = try WirelatBinary.require()
+        let dir = try ScratchDirectory("rtt-hgrm")
+        defer { dir.remove() }
+        let file = WirelatBinary.packageRoot + "/Tests/WirelatCoreTests/Fixtures/any-sll2.pcap"
+        let run = try await runTool([binary, "capture", "-r", file, "--rtt", "--json", dir.file("r.json"), "--hgrm", dir.file("r.hgrm")],
+                                    in: dir)
+        try #require(run.succeeded, "\(run.summary)")
+        let methods = rttMethods(try readJSON(dir.file("r.json")))
+        let sections = try readHgrmSections(dir.file("r.hgrm"))
+        let withSamples = methods.filter { (integer($0.value["samples"]) ?? 0) > 0 }.map(\.key).sorted()
+        try #require(withSamples.count >= 3, "the fixture should give samples of several methods: \(methods.keys)")
+        #expect(sections.map(\.method).sorted() == withSamples)
+        for section in sections {
+            #expect(section.clock == "wire")
+            let method = methods[section.method]
+            #expect(method?["clock"] as? String == "wire")
+            #expect(section.totalCount == integer(method?["samples"]), "\(section.method): .hgrm total count")
+            expectHgrm(section, matches: method?["rtt_ns"] as? [String: Any], section.method)
+        }
+    }
+}

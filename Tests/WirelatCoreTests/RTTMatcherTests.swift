@@ -439,6 +439,7 @@ struct RTTReportTests {
             let rtt = try #require(method["rtt_ns"] as? [String: Any])
             #expect(Set(rtt.keys) == ["min", "p50", "p90", "p99", "p999", "max", "mean", "stddev"])
             for key in ["unanswered", "unmatched", "retransmissions"] { #expect(method[key] != nil) }
+            #expect(method["clock"] as? String == "wire", "capture's round trips are the wire's clock (INTERFACE.md, Two clocks)")
         }
         #expect(methods[0]["samples"] as? Int == 1)
         #expect((methods[0]["rtt_ns"] as? [String: Any])?["p50"] as? Int == 100_000)

@@ -9,6 +9,9 @@ public struct CaptureRTTMethodReport: Codable, Sendable, Equatable {
     public var label: String
     public var samples: UInt64
     public var rttNanoseconds: LatencySummary
+    /// Which clock `rtt_ns` is: always `wire`, the capture's timestamps of the packets
+    /// themselves (INTERFACE.md, "Two clocks").
+    public var clock = "wire"
     public var unanswered: UInt64
     public var unmatched: UInt64
     /// Round trips not sampled because of retransmissions (Karn); for handshake, SYNs resent.
@@ -32,7 +35,7 @@ public struct CaptureRTTMethodReport: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case command, method, target, label, samples, rttNanoseconds = "rtt_ns"
+        case command, method, target, label, samples, rttNanoseconds = "rtt_ns", clock
         case unanswered, unmatched, retransmissions
         case towardResponder = "toward_responder", towardInitiator = "toward_initiator"
     }
@@ -104,6 +107,9 @@ public struct CaptureRTTReport: Codable, Sendable, Equatable {
     public var counters: RTTCounters
     /// Busiest flows first (by packets).
     public var topFlows: [RTTFlowReport]
+    /// `--hgrm`'s text: a ``PercentileDistributionFile`` section (clock `wire`) per method
+    /// with samples. Not part of the JSON.
+    public var percentileDistributions = ""
 
     public init(target: String, ackRule: RTTAckRule, methods: [CaptureRTTMethodReport], counters: RTTCounters,
                 topFlows: [RTTFlowReport]) {
@@ -136,6 +142,7 @@ extension RTTEngine {
         }
 
         var methods: [CaptureRTTMethodReport] = []
+        var distributions = ""
         for method in RTTMethod.allCases {
             let recorder = matcher.recorders[method.index]
             var row = CaptureRTTMethodReport(method: method, target: target, samples: recorder.count,
@@ -145,6 +152,9 @@ extension RTTEngine {
                 row.towardInitiator = RTTHalfReport(samples: matcher.halves[1].count, rttNanoseconds: matcher.halves[1].summary())
             }
             methods.append(row)
+            if recorder.count > 0 {
+                distributions += PercentileDistributionFile.section(method: method.rawValue, clock: "wire", recorder)
+            }
         }
 
         let limit = configuration.topFlows
@@ -154,7 +164,9 @@ extension RTTEngine {
             top.append(contentsOf: live.prefix(limit))
             top.sort { $0.isBusier(than: $1) }
         }
-        return CaptureRTTReport(target: target, ackRule: configuration.ackRule, methods: methods, counters: counters,
-                                topFlows: top.prefix(limit).map(RTTFlowReport.init))
+        var report = CaptureRTTReport(target: target, ackRule: configuration.ackRule, methods: methods, counters: counters,
+                                      topFlows: top.prefix(limit).map(RTTFlowReport.init))
+        report.percentileDistributions = distributions
+        return report
     }
 }
