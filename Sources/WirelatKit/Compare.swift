@@ -11,6 +11,8 @@ public struct CompareSettings: Sendable {
     public var timeoutNanoseconds: UInt64 = 1_000_000_000
     /// ICMP echo data bytes (ping's -s).
     public var payloadBytes = 56
+    /// The clock of the first table's columns; the others follow in tables of their own.
+    public var clock = CompareClock.wire
 
     public init(host: String, port: UInt16) {
         self.host = host
@@ -85,6 +87,6 @@ public enum CompareRun {
             CompareMethodReport(method: prober.method, target: prober.method == .icmpEcho ? target.host : target.text, replies: r)
         }
         return CompareReport(target: target.text, rounds: rounds, intervalNanoseconds: settings.intervalNanoseconds,
-                             methods: rows, notes: notes)
+                             methods: rows, notes: notes, clock: settings.clock)
     }
 }

@@ -12,7 +12,10 @@ struct CompareCommand: ParsableCommand {
         Interleaves the methods round-robin, one probe of each per round, so drift hits all alike: \
         ICMP echo, a SYN probe (needs CAP_NET_RAW; skipped with a note otherwise), a TCP connect, and, \
         when a wirelat server listens on PORT, a sync request/response. Prints one row per method and a \
-        sentence on what the gap means. --html writes one self-contained page (CDF, histogram, table).
+        sentence on what the gap means. Every table's columns come from one clock: wire (kernel \
+        TX → RX timestamps; for connect, the kernel's handshake RTT from TCP_INFO) first by default, \
+        then app (CLOCK_MONOTONIC around the send and receive calls), then ping's (ICMP only); \
+        the sentence compares wire with wire and app with app. --html writes one self-contained page (CDF, histogram, table).
         `wirelat compare --from A.json B.json ...` puts saved reports (client, probe, capture --rtt, \
         compare) into the same table and page instead.
         """
@@ -38,6 +41,12 @@ struct CompareCommand: ParsableCommand {
 
     @OptionGroup var outputs: JSONOutputOptions
 
+    @Option(help: ArgumentHelp("The clock of the first table's columns: wire (kernel TX → RX timestamps; the default) or app (CLOCK_MONOTONIC around the send and receive calls). The other clock's table follows.", valueName: "wire|app"))
+    var clock = "wire"
+
+    @Option(help: ArgumentHelp("Write every method's round trips by each clock as HdrHistogram's percentile-distribution text (.hgrm), one section per method and clock headed #[method=M clock=C].", valueName: "FILE"))
+    var hgrm: String?
+
     @Option(help: "Write a self-contained HTML page (inline SVG charts, no external resources) to FILE.")
     var html: String?
 
@@ -45,6 +54,7 @@ struct CompareCommand: ParsableCommand {
     var from: [String] = []
 
     func validate() throws {
+        guard tableClock != nil else { throw ValidationError("--clock must be wire or app, not \"\(clock)\"") }
         if from.isEmpty {
             guard host != nil else { throw ValidationError("give a HOST to probe, or --from with saved JSON reports") }
             guard port != nil else { throw ValidationError("--port is required when probing a host") }
@@ -58,8 +68,14 @@ struct CompareCommand: ParsableCommand {
         }
     }
 
+    /// `--clock` as a clock; nil for a value that is not one (ping's clock is ICMP's alone,
+    /// so it cannot head a table of every method).
+    var tableClock: CompareClock? {
+        CompareClock(rawValue: clock).flatMap { $0 == .ping ? nil : $0 }
+    }
+
     func run() throws {
-        try outputs.checkPaths(with: [("--html", html)])
+        try outputs.checkPaths(with: [("--html", html), ("--hgrm", hgrm)])
         let json = outputs.json
         let report: CompareReport
         if !from.isEmpty {
@@ -68,9 +84,10 @@ struct CompareCommand: ParsableCommand {
             report = try measured()
         }
         if json != "-" {
-            emit("\n" + CompareTable.render(report.methods) + "\n" + report.sentence + "\n")
+            emit(CompareTable.render(report))
         }
         var saved = true
+        if let hgrm { saved = saveOutput(Array(report.percentileDistributions.utf8), to: hgrm, option: "--hgrm") && saved }
         if let json { saved = saveOutput(try jsonBytes(report), to: json, option: "--json") && saved }
         if let html {
             let page = ComparePage.html(report, generator: "wirelat \(Wirelat.configuration.version)")
@@ -102,7 +119,7 @@ struct CompareCommand: ParsableCommand {
         }
         let targets = Set(rows.map(\.target).filter { !$0.isEmpty })
         return CompareReport(target: targets.count == 1 ? targets.first! : "", rounds: 0, methods: rows,
-                             notes: ["merged from " + from.joined(separator: ", ")])
+                             notes: ["merged from " + from.joined(separator: ", ")], clock: tableClock ?? .wire)
     }
 
     private func measured() throws -> CompareReport {
@@ -112,6 +129,7 @@ struct CompareCommand: ParsableCommand {
         settings.intervalNanoseconds = interval.nanoseconds
         settings.timeoutNanoseconds = timeout.nanoseconds
         settings.payloadBytes = try byteOption(size, "--size")
+        settings.clock = tableClock ?? .wire
         let quiet = outputs.json == "-"
         return try CompareRun.run(settings, stop: .interrupt()) { text in
             if !quiet { emit(text) }

@@ -106,7 +106,7 @@ struct CompareReportTests {
         }
     }
 
-    @Test("the page is well-formed, self-contained (no script, no http(s) src/href), with two SVG charts and the table")
+    @Test("the page is well-formed, self-contained (no script, no http(s) src/href), with two SVG charts and the table per clock")
     func page() throws {
         var summaryOnly = try CompareMerge.rows(fromJSON: Data(#"{"command":"client","method":"tcp-reqresp","target":"x","samples":10,"rtt_ns":{"min":60000,"p50":64000,"p90":70000,"p99":90000,"p999":90000,"max":90000,"mean":65000,"stddev":5000}}"#.utf8), source: "c.json")
         summaryOnly[0].name = "client <&> \"quoted\""
@@ -121,7 +121,8 @@ struct CompareReportTests {
             parser.delegate = walker
             #expect(parser.parse(), "not well-formed: \(parser.parserError.map { "\($0)" } ?? "") at line \(parser.lineNumber)")
             for name in ["src", "href", "xlink:href"] { #expect(walker.attributes[name] == nil, "\(name) attribute") }
-            #expect(walker.elements.contains("table"))
+            #expect(walker.elements.contains("table") == !set.isEmpty)
+            // The rows here are timed by one clock (wire), or name none: one CDF and one histogram.
             #expect(walker.elements.filter { $0 == "svg" }.count == (set.isEmpty ? 0 : 2))
             for row in set { #expect(html.contains(ComparePage.escape(row.name))) }
             #expect(html.contains(ComparePage.escape(report.sentence)))
@@ -131,5 +132,135 @@ struct CompareReportTests {
         #expect(mixed.contains("client &lt;&amp;&gt; &quot;quoted&quot;"))
         let wide = ComparePage.html(CompareReport(target: "t", rounds: 1, methods: [compareRow(.icmpEcho, p50Microseconds: 10), compareRow(.tcpRequestResponse, p50Microseconds: 5000)], notes: []))
         #expect(wide.contains("(log scale)"), "values spanning 500× get a log axis")
+    }
+}
+
+/// A row timed by the wire and app clocks: `count` samples around each p50.
+func twoClockRow(_ method: ProbeMethod, wireMicroseconds: Double, appMicroseconds: Double?, count: Int = 40) -> CompareMethodReport {
+    func samples(_ p50: Double) -> [UInt64] { (0..<count).map { UInt64((p50 + Double($0 % 10) - 4.5) * 1000) } }
+    func recorder(_ s: [UInt64]) -> LatencyRecorder { PercentileDistributionFile.recorder(s) }
+    let wire = samples(wireMicroseconds)
+    var row = CompareMethodReport(command: "compare", method: method.rawValue, label: method.label, target: "10.77.0.2:1521",
+                                  samples: UInt64(count), sent: count, lost: 0, rttNanoseconds: recorder(wire).summary(),
+                                  clock: "wire", rttSamplesNanoseconds: wire)
+    row.set(.wire, summary: recorder(wire).summary(), samples: UInt64(count), points: wire)
+    if let appMicroseconds {
+        let app = samples(appMicroseconds)
+        row.set(.app, summary: recorder(app).summary(), samples: UInt64(count), points: app)
+    } else {
+        row.appClockMissing = "no user-space round trip for any answered probe"
+    }
+    return row
+}
+
+@Suite("compare: like with like, one clock per table")
+struct CompareClockTests {
+    let rows = [twoClockRow(.icmpEcho, wireMicroseconds: 10, appMicroseconds: 45),
+                twoClockRow(.tcpSYN, wireMicroseconds: 9, appMicroseconds: nil),
+                twoClockRow(.tcpRequestResponse, wireMicroseconds: 27, appMicroseconds: 51)]
+
+    /// The p50 cell of each row of the table under the heading that starts with `heading`.
+    func p50Cells(_ text: String, _ heading: String) -> [String: String] {
+        var out: [String: String] = [:]
+        var inside = false
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix(heading) { inside = true; continue }
+            guard inside else { continue }
+            if line.isEmpty { break }
+            let fields = line.split(separator: " ")
+            guard let name = fields.first, ProbeMethod(rawValue: String(name)) != nil else { continue }
+            // name, label words, then samples lost min p50 …: the p50 is the 6th field from the end.
+            out[String(name)] = String(fields[fields.count - 6])
+        }
+        return out
+    }
+
+    @Test("every table's p50 column is one clock's: wire first by default, app first with clock app; a row without a clock says why")
+    func tablesOneClockEach() throws {
+        for primary in [CompareClock.wire, .app] {
+            let report = CompareReport(target: "t", rounds: 40, methods: rows, notes: [], clock: primary)
+            let text = CompareTable.render(report)
+            let headings = text.split(separator: "\n").filter { $0.hasPrefix("wire clock:") || $0.hasPrefix("app clock:") }
+            #expect(headings.first?.hasPrefix(primary.rawValue + " clock:") == true, "\(text)")
+            for clock in [CompareClock.wire, .app] {
+                let cells = p50Cells(text, clock.rawValue + " clock:")
+                for row in rows {
+                    let expected = row[summary: clock].map { formatFixed(Double($0.p50) / 1000, 1) }
+                    #expect(cells[row.method] == expected, "\(clock) table, \(row.method): \(cells)\n\(text)")
+                }
+            }
+            #expect(text.contains("tcp-syn: no app clock: no user-space round trip"), "\(text)")
+            #expect(text.contains("host overhead (app − wire) p50 24.0 µs: system calls and wake-ups on this host"), "\(text)")
+            #expect(report.sentence.contains("By the wire clock, ICMP's p50 is") && report.sentence.contains("By the app clock, ICMP's p50 is"),
+                    "\(report.sentence)")
+        }
+    }
+
+    @Test("JSON: each row's clock, wire_rtt_ns and app_rtt_ns with exactly rtt_ns's keys, rtt_ns the wire clock's; a missing clock's reason")
+    func json() throws {
+        let report = CompareReport(target: "t", rounds: 40, methods: rows, notes: [], clock: .app)
+        let object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(report)) as? [String: Any])
+        #expect(object["clock"] as? String == "app")
+        let methods = try #require(object["methods"] as? [[String: Any]])
+        for m in methods {
+            let rtt = try #require(m["rtt_ns"] as? [String: Any])
+            let wire = try #require(m["wire_rtt_ns"] as? [String: Any])
+            #expect(Set(wire.keys) == Set(rtt.keys))
+            #expect(wire["p50"] as? Int == rtt["p50"] as? Int)
+            #expect(m["clock"] as? String == "wire")
+            if m["method"] as? String == "tcp-syn" {
+                #expect(m["app_rtt_ns"] == nil && m["app_clock_missing"] as? String != nil)
+            } else {
+                #expect(Set((m["app_rtt_ns"] as? [String: Any] ?? [:]).keys) == Set(rtt.keys))
+            }
+        }
+        let overhead = try #require((object["host_overhead"] as? [String: Any])?["p50_ns"] as? Int)
+        #expect(abs(overhead - 24_000) <= 100, "app p50 51 µs − wire p50 27 µs, within the histogram's precision: \(overhead)")
+    }
+
+    @Test("--from: a two-clock report merges back with both clocks; an older report with only its named clock; one naming none stays in the first table")
+    func merge() throws {
+        let report = CompareReport(target: "t", rounds: 40, methods: rows, notes: [])
+        let back = try CompareMerge.rows(fromJSON: try JSONEncoder().encode(report), source: "new.json")
+        #expect(back.map { $0.wireRTTNanoseconds } == rows.map { $0.wireRTTNanoseconds })
+        #expect(back.map { $0.appRTTNanoseconds } == rows.map { $0.appRTTNanoseconds })
+        #expect(back[1].appClockMissing == rows[1].appClockMissing)
+        #expect(back[2].appRTTSamplesNanoseconds == rows[2].appRTTSamplesNanoseconds)
+
+        let old = #"{"command":"probe","method":"tcp-syn","target":"x","samples":3,"clock":"kernel","rtt_ns":{"min":1,"p50":2,"p90":3,"p99":3,"p999":3,"max":3,"mean":2,"stddev":0.8}}"#
+        let o = try CompareMerge.rows(fromJSON: Data(old.utf8), source: "old.json")
+        #expect(o[0].wireRTTNanoseconds?.p50 == 2 && o[0].appRTTNanoseconds == nil && o[0].clock == "wire")
+        let user = #"{"command":"client","method":"tcp-reqresp","target":"x","samples":3,"clock":"user","rtt_ns":{"min":1,"p50":2,"p90":3,"p99":3,"p999":3,"max":3,"mean":2,"stddev":0.8}}"#
+        #expect(try CompareMerge.rows(fromJSON: Data(user.utf8), source: "u.json")[0].appRTTNanoseconds?.p50 == 2)
+        let capture = #"{"command":"capture","target":"lo","methods":[{"method":"reqresp","samples":3,"rtt_ns":{"min":1,"p50":2,"p90":3,"p99":3,"p999":3,"max":3,"mean":2,"stddev":0.8}}]}"#
+        #expect(try CompareMerge.rows(fromJSON: Data(capture.utf8), source: "c.json")[0].wireRTTNanoseconds?.p50 == 2)
+        let unnamed = #"{"command":"client","method":"tcp-reqresp","target":"x","samples":3,"rtt_ns":{"min":1,"p50":2,"p90":3,"p99":3,"p999":3,"max":3,"mean":2,"stddev":0.8}}"#
+        let u = try CompareMerge.rows(fromJSON: Data(unnamed.utf8), source: "n.json")
+        let merged = CompareReport(target: "", rounds: 0, methods: u + back, notes: [], clock: .app)
+        #expect(merged.rows(.app).first?.name == "tcp-reqresp (n.json) (clock unknown)")
+        #expect(merged.rows(.wire).allSatisfy { !$0.name.contains("clock unknown") })
+    }
+
+    @Test("--hgrm: a section per row and clock; parsed back, its percentiles are the JSON's within the histogram's precision")
+    func hgrm() throws {
+        let report = CompareReport(target: "t", rounds: 40, methods: rows, notes: [])
+        let text = report.percentileDistributions
+        var sections: [(header: String, points: [(Double, Double)])] = []
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("#[method=") { sections.append((String(line), [])); continue }
+            let f = line.split(separator: " ")
+            guard !line.hasPrefix("#"), f.count >= 3, let v = Double(f[0]), let p = Double(f[1]), !sections.isEmpty else { continue }
+            sections[sections.count - 1].points.append((v, p))
+        }
+        #expect(sections.map(\.header) == ["#[method=icmp-echo clock=wire]", "#[method=icmp-echo clock=app]", "#[method=tcp-syn clock=wire]",
+                                           "#[method=tcp-reqresp clock=wire]", "#[method=tcp-reqresp clock=app]"])
+        for (header, points) in sections {
+            let row = try #require(rows.first { header.contains("method=\($0.method) ") })
+            let summary = try #require(row[summary: header.hasSuffix("clock=wire]") ? .wire : .app])
+            for (percentile, expected) in [(0.5, summary.p50), (0.9, summary.p90), (0.99, summary.p99)] {
+                let value = try #require(points.first { $0.1 >= percentile }).0 * 1e6
+                #expect(abs(value - Double(expected)) <= Double(expected) * 0.002 + 1_000, "\(header) p\(percentile): \(value) vs \(expected)")
+            }
+        }
     }
 }

@@ -18,6 +18,21 @@ public struct CompareMethodReport: Codable, Sendable, Equatable {
     /// from these; a row without them is drawn from its percentiles.
     public var rttSamplesNanoseconds: [UInt64]?
     public var source: String?
+    /// Each clock's statistics, sample count, samples and, where it could not be had, why
+    /// (INTERFACE.md, "Two clocks"): `wire_rtt_ns`, `wire_samples`, `wire_rtt_samples_ns`,
+    /// `wire_clock_missing`, and likewise for `app` and `ping`.
+    public var wireRTTNanoseconds: LatencySummary?
+    public var appRTTNanoseconds: LatencySummary?
+    public var pingRTTNanoseconds: LatencySummary?
+    public var wireSamples: UInt64?
+    public var appSamples: UInt64?
+    public var pingSamples: UInt64?
+    public var wireRTTSamplesNanoseconds: [UInt64]?
+    public var appRTTSamplesNanoseconds: [UInt64]?
+    public var pingRTTSamplesNanoseconds: [UInt64]?
+    public var wireClockMissing: String?
+    public var appClockMissing: String?
+    public var pingClockMissing: String?
 
     public init(command: String, method: String, name: String? = nil, label: String, target: String, samples: UInt64,
                 sent: Int? = nil, lost: Int? = nil, rttNanoseconds: LatencySummary, clock: String? = nil,
@@ -36,28 +51,107 @@ public struct CompareMethodReport: Codable, Sendable, Equatable {
         self.source = source
     }
 
-    /// A row from live probes: statistics from the answered ones.
+    /// A row from live probes: each clock's statistics from the answered probes it timed.
+    /// `rtt_ns` is the wire clock's where any probe had it, else the app clock's (for ICMP,
+    /// else ping's).
     public init(method: ProbeMethod, target: String, replies: [ProbeReply]) {
-        var recorder = LatencyRecorder()
-        var samples: [UInt64] = []
-        var clocks: [String: Int] = [:]
+        var recorders: [CompareClock: LatencyRecorder] = [:]
+        var points: [CompareClock: [UInt64]] = [:]
         var outcomes: [String: Int] = [:]
         for r in replies { outcomes[r.outcome.rawValue, default: 0] += 1 }
-        for r in replies where r.outcome.answered {
-            guard let rtt = r.rttNanoseconds else { continue }
-            recorder.record(rtt)
-            samples.append(rtt)
-            if let c = r.clock { clocks[c.rawValue, default: 0] += 1 }
+        let answered = replies.filter { $0.outcome.answered }
+        for r in answered {
+            for (clock, rtt) in r.roundTrips(method: method) {
+                recorders[clock, default: LatencyRecorder()].record(rtt)
+                points[clock, default: []].append(rtt)
+            }
         }
-        let clock = clocks.max { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }?.key
-        self.init(command: "compare", method: method.rawValue, label: ProbeReport.label(method: method, outcomes: outcomes), target: target,
-                  samples: recorder.count, sent: replies.count, lost: replies.filter { !$0.outcome.answered }.count,
-                  rttNanoseconds: recorder.summary(), clock: clock, rttSamplesNanoseconds: samples)
+        self.init(command: "compare", method: method.rawValue, label: ProbeReport.label(method: method, outcomes: outcomes),
+                  target: target, samples: 0, sent: replies.count, lost: replies.count - answered.count,
+                  rttNanoseconds: LatencySummary.empty)
+        for clock in CompareClock.allCases where clock.applies(to: method.rawValue) {
+            if let recorder = recorders[clock], recorder.count > 0 {
+                set(clock, summary: recorder.summary(), samples: recorder.count, points: points[clock])
+            } else if !answered.isEmpty {
+                self[missing: clock] = clock.defaultMissingReason(method: method.rawValue)
+            }
+        }
+        let primary = [CompareClock.wire, .app, .ping].first { self[summary: $0] != nil }
+        if let primary {
+            clock = primary.rawValue
+            rttNanoseconds = self[summary: primary]!
+            samples = self[samples: primary] ?? 0
+            rttSamplesNanoseconds = self[points: primary]
+        } else {
+            rttSamplesNanoseconds = []
+        }
+    }
+
+    /// Sets one clock's statistics.
+    public mutating func set(_ clock: CompareClock, summary: LatencySummary, samples: UInt64, points: [UInt64]?) {
+        self[summary: clock] = summary
+        self[samples: clock] = samples
+        self[points: clock] = points
+        self[missing: clock] = nil
+    }
+
+    public subscript(summary clock: CompareClock) -> LatencySummary? {
+        get { switch clock { case .wire: wireRTTNanoseconds; case .app: appRTTNanoseconds; case .ping: pingRTTNanoseconds } }
+        set { switch clock { case .wire: wireRTTNanoseconds = newValue; case .app: appRTTNanoseconds = newValue; case .ping: pingRTTNanoseconds = newValue } }
+    }
+
+    public subscript(samples clock: CompareClock) -> UInt64? {
+        get { switch clock { case .wire: wireSamples; case .app: appSamples; case .ping: pingSamples } }
+        set { switch clock { case .wire: wireSamples = newValue; case .app: appSamples = newValue; case .ping: pingSamples = newValue } }
+    }
+
+    public subscript(points clock: CompareClock) -> [UInt64]? {
+        get { switch clock { case .wire: wireRTTSamplesNanoseconds; case .app: appRTTSamplesNanoseconds; case .ping: pingRTTSamplesNanoseconds } }
+        set {
+            switch clock {
+            case .wire: wireRTTSamplesNanoseconds = newValue
+            case .app: appRTTSamplesNanoseconds = newValue
+            case .ping: pingRTTSamplesNanoseconds = newValue
+            }
+        }
+    }
+
+    public subscript(missing clock: CompareClock) -> String? {
+        get { switch clock { case .wire: wireClockMissing; case .app: appClockMissing; case .ping: pingClockMissing } }
+        set { switch clock { case .wire: wireClockMissing = newValue; case .app: appClockMissing = newValue; case .ping: pingClockMissing = newValue } }
+    }
+
+    /// Whether any clock's statistics are known (a saved report of an older wirelat, or
+    /// one that named no clock, has only `rtt_ns`).
+    public var knowsItsClocks: Bool { CompareClock.allCases.contains { self[summary: $0] != nil } }
+
+    /// This row as `clock` timed it: `rtt_ns`, `samples` and the sample list replaced by
+    /// that clock's; nil when the clock did not time it. A row that knows none of its
+    /// clocks is shown as it is under `primary`, its name marked "(clock unknown)".
+    public func viewed(as clock: CompareClock, primary: CompareClock) -> CompareMethodReport? {
+        guard knowsItsClocks else {
+            guard clock == primary else { return nil }
+            var row = self
+            row.name += " (clock unknown)"
+            return row
+        }
+        guard let summary = self[summary: clock] else { return nil }
+        var row = self
+        row.rttNanoseconds = summary
+        row.samples = self[samples: clock] ?? samples
+        row.rttSamplesNanoseconds = self[points: clock]
+        row.clock = clock.rawValue
+        return row
     }
 
     enum CodingKeys: String, CodingKey {
         case command, method, name, label, target, samples, sent, lost, rttNanoseconds = "rtt_ns", clock
         case rttSamplesNanoseconds = "rtt_samples_ns", source
+        case wireRTTNanoseconds = "wire_rtt_ns", appRTTNanoseconds = "app_rtt_ns", pingRTTNanoseconds = "ping_rtt_ns"
+        case wireSamples = "wire_samples", appSamples = "app_samples", pingSamples = "ping_samples"
+        case wireRTTSamplesNanoseconds = "wire_rtt_samples_ns", appRTTSamplesNanoseconds = "app_rtt_samples_ns"
+        case pingRTTSamplesNanoseconds = "ping_rtt_samples_ns"
+        case wireClockMissing = "wire_clock_missing", appClockMissing = "app_clock_missing", pingClockMissing = "ping_clock_missing"
     }
 
     /// Whether this row is ICMP echo (live `icmp-echo`, or capture's `icmp`).
@@ -80,17 +174,35 @@ public struct CompareReport: Codable, Sendable, Equatable {
     public var methods: [CompareMethodReport]
     /// What was skipped and why, and other remarks.
     public var notes: [String]
-    /// ``CompareSentence``'s reading of the table.
+    /// The clock of the first table's columns (`--clock`); the other clocks follow in
+    /// tables of their own.
+    public var clock: CompareClock
+    /// ``CompareSentence``'s reading of the tables: wire with wire, app with app.
     public var sentence: String
+    /// The app clock's p50 minus the wire clock's, for the request/response row (or the
+    /// first row timed by both): what this host's system calls and wake-ups add.
+    public var hostOverhead: HostOverhead?
 
     public init(target: String, rounds: Int, intervalNanoseconds: UInt64? = nil, methods: [CompareMethodReport],
-                notes: [String]) {
+                notes: [String], clock: CompareClock = .wire) {
         self.target = target
         self.rounds = rounds
         self.intervalNanoseconds = intervalNanoseconds
         self.methods = methods
         self.notes = notes
-        sentence = CompareSentence.make(methods)
+        self.clock = clock
+        sentence = CompareSentence.make(methods, clocks: CompareReport.clockOrder(primary: clock))
+        hostOverhead = HostOverhead(methods)
+    }
+
+    /// The tables' clocks in print order: `primary` first, then wire, app, ping.
+    public static func clockOrder(primary: CompareClock) -> [CompareClock] {
+        [primary] + CompareClock.allCases.filter { $0 != primary }
+    }
+
+    /// Each row as `clock` timed it (rows it did not time left out).
+    public func rows(_ clock: CompareClock) -> [CompareMethodReport] {
+        methods.compactMap { $0.viewed(as: clock, primary: self.clock) }
     }
 
     /// The TCP rows (SYN, connect, request/response), by method name.
@@ -107,7 +219,51 @@ public struct CompareReport: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case command, target, rounds, intervalNanoseconds = "interval_ns", methods, notes, sentence
+        case command, target, rounds, intervalNanoseconds = "interval_ns", methods, notes, clock, sentence
+        case hostOverhead = "host_overhead"
+    }
+}
+
+extension CompareReport {
+    /// `--hgrm`'s text: a ``PercentileDistributionFile`` section per row and clock with
+    /// samples, drawn from the samples themselves (a saved row known only by its
+    /// percentiles has none).
+    public var percentileDistributions: String {
+        var out = ""
+        for row in methods {
+            for clock in CompareReport.clockOrder(primary: clock) {
+                guard let points = row[points: clock], !points.isEmpty else { continue }
+                out += PercentileDistributionFile.section(method: row.name.replacing(" ", with: "_"), clock: clock.rawValue,
+                                                          PercentileDistributionFile.recorder(points))
+            }
+        }
+        return out
+    }
+}
+
+/// The app clock's p50 minus the wire clock's for one row: the time this host's system
+/// calls and wake-ups add to the round trip the network and the peer take.
+public struct HostOverhead: Codable, Sendable, Equatable {
+    public var method: String
+    public var p50Nanoseconds: Int64
+
+    /// From the request/response row when both clocks timed it, else the first row that
+    /// both did; nil when none did.
+    public init?(_ rows: [CompareMethodReport]) {
+        let both = rows.filter { $0.wireRTTNanoseconds != nil && $0.appRTTNanoseconds != nil && ($0.appSamples ?? 0) > 0 && ($0.wireSamples ?? 0) > 0 }
+        guard let row = both.first(where: { $0.isRequestResponse }) ?? both.first,
+              let wire = row.wireRTTNanoseconds, let app = row.appRTTNanoseconds else { return nil }
+        method = row.name
+        p50Nanoseconds = Int64(clamping: app.p50) - Int64(clamping: wire.p50)
+    }
+
+    /// `host overhead (app − wire) p50 24.0 µs: system calls and wake-ups on this host`.
+    public var line: String {
+        "host overhead (app − wire) p50 \(formatFixed(Double(p50Nanoseconds) / 1000, 1)) µs: system calls and wake-ups on this host (\(method))"
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case method, p50Nanoseconds = "p50_ns"
     }
 }
 
@@ -159,11 +315,8 @@ public enum CompareMerge {
     static func row(_ m: [String: Any], command: String, fallbackTarget: String?, file: String, source: String) -> CompareMethodReport? {
         guard let method = m["method"] as? String, let rtt = m["rtt_ns"] as? [String: Any] else { return nil }
         func u(_ v: Any?) -> UInt64 { UInt64(max(0, (number(v) ?? 0).rounded())) }
-        func d(_ v: Any?) -> Double { number(v) ?? 0 }
         let samples = u(m["samples"])
-        let summary = LatencySummary(count: samples, min: u(rtt["min"]), p50: u(rtt["p50"]), p90: u(rtt["p90"]),
-                                     p99: u(rtt["p99"]), p999: u(rtt["p999"]), max: u(rtt["max"]),
-                                     mean: d(rtt["mean"]), stddev: d(rtt["stddev"]))
+        let summary = summaryOf(rtt, count: samples)
         var points: [UInt64]?
         if let all = m["rtt_samples_ns"] as? [Any] {
             points = all.map { u($0) }
@@ -178,13 +331,40 @@ public enum CompareMerge {
         var lost = number(m["lost"]).map { Int($0) }
         if lost == nil, let unanswered = number(m["unanswered"]) { lost = Int(unanswered) }
         let label = m["label"] as? String ?? ProbeMethod(rawValue: method)?.label ?? method
-        let clock = (m["clock"] as? String)
+        var clock = (m["clock"] as? String)
         let originalName = m["name"] as? String ?? method
-        return CompareMethodReport(
+        if clock == nil && command == "capture" { clock = CompareClock.wire.rawValue }
+        var row = CompareMethodReport(
             command: command, method: method, name: "\(originalName) (\(file))", label: label,
             target: m["target"] as? String ?? fallbackTarget ?? "", samples: samples,
             sent: number(m["sent"]).map { Int($0) }, lost: lost, rttNanoseconds: summary, clock: clock,
             rttSamplesNanoseconds: points, source: source)
+        var anyClock = false
+        for c in CompareClock.allCases {
+            if let object = m["\(c.rawValue)_rtt_ns"] as? [String: Any] {
+                let count = number(m["\(c.rawValue)_samples"]).map { u($0) }
+                    ?? (clock.flatMap(CompareClock.init(reportName:)) == c ? samples : 0)
+                let list = (m["\(c.rawValue)_rtt_samples_ns"] as? [Any]).map { $0.map { u($0) } }
+                row.set(c, summary: summaryOf(object, count: count), samples: count,
+                        points: list ?? (clock.flatMap(CompareClock.init(reportName:)) == c ? points : nil))
+                anyClock = true
+            } else if let why = m["\(c.rawValue)_clock_missing"] as? String {
+                row[missing: c] = why
+            }
+        }
+        // A report from before the two clocks: its one clock, when it names it.
+        if !anyClock, let c = clock.flatMap(CompareClock.init(reportName:)) {
+            row.set(c, summary: summary, samples: samples, points: points)
+            row.clock = c.rawValue
+        }
+        return row
+    }
+
+    static func summaryOf(_ rtt: [String: Any], count: UInt64) -> LatencySummary {
+        func u(_ v: Any?) -> UInt64 { UInt64(max(0, (number(v) ?? 0).rounded())) }
+        return LatencySummary(count: count, min: u(rtt["min"]), p50: u(rtt["p50"]), p90: u(rtt["p90"]),
+                              p99: u(rtt["p99"]), p999: u(rtt["p999"]), max: u(rtt["max"]),
+                              mean: number(rtt["mean"]) ?? 0, stddev: number(rtt["stddev"]) ?? 0)
     }
 }
 
@@ -220,10 +400,43 @@ public enum CompareTable {
         out += "(min … stddev in µs; every value a full round trip)\n"
         return out
     }
+
+    /// Every clock's table, `report.clock`'s first: a heading naming the clock, the rows
+    /// it timed, and a line for each row it could not time saying why; then the host
+    /// overhead line and the sentence.
+    public static func render(_ report: CompareReport) -> String {
+        var out = ""
+        for clock in CompareReport.clockOrder(primary: report.clock) {
+            let rows = report.rows(clock)
+            let missing = report.methods.compactMap { row in row[missing: clock].map { "  \(row.name): no \(clock.rawValue) clock: \($0)\n" } }
+            if rows.isEmpty && (clock == .ping || missing.isEmpty) { continue }
+            out += "\n" + clock.title + "\n"
+            if !rows.isEmpty { out += render(rows) }
+            out += missing.joined()
+        }
+        if let overhead = report.hostOverhead { out += "\n" + overhead.line + "\n" }
+        out += "\n" + report.sentence + "\n"
+        return out
+    }
 }
 
 /// One sentence saying what the gap between ICMP and TCP means.
 public enum CompareSentence {
+    /// One reading per clock that timed both ICMP and a TCP method, each comparing rows of
+    /// that clock alone ("By the wire clock, ICMP's p50 is …"); the single-clock sentence
+    /// for rows that know none of their clocks.
+    public static func make(_ rows: [CompareMethodReport], clocks: [CompareClock]) -> String {
+        guard rows.contains(where: \.knowsItsClocks) else { return make(rows) }
+        var parts: [String] = []
+        for clock in clocks where clock != .ping {
+            let viewed = rows.compactMap { $0.viewed(as: clock, primary: clocks[0]) }
+            guard viewed.contains(where: { $0.isICMP && $0.samples > 0 }),
+                  viewed.contains(where: { ($0.isRequestResponse || $0.isHandshake) && $0.samples > 0 }) else { continue }
+            parts.append("By the \(clock.rawValue) clock, " + make(viewed))
+        }
+        return parts.isEmpty ? make(rows) : parts.joined(separator: " ")
+    }
+
     /// Compares the ICMP row's p50 with the TCP request/response row's (or, without one,
     /// a handshake row's), e.g. "ICMP's p50 is 45% below the TCP request/response p50
     /// (35.2 µs vs 64.0 µs): …". Differences within 5% are called agreement.
