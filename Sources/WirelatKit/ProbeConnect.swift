@@ -1,8 +1,9 @@
 import WirelatCore
 import WirelatIO
 
-/// A non-blocking connect(2) timed from the call to writability: the SYN → SYN-ACK
-/// round trip as the kernel sees it (RFC 9293 §3.5), plus this process's wake-up. No
+/// A non-blocking connect(2) on two clocks: app, from the call to writability (the
+/// SYN → SYN-ACK round trip, RFC 9293 §3.5, plus this process's wake-up), and wire, the
+/// kernel's own handshake sample read with TCP_INFO (tcpi_rtt, µs) right after. No
 /// privilege needed. Each connection is then closed normally (a FIN, not a RST), so a
 /// long run leaves no storm of resets behind. A RST (ECONNREFUSED) is "refused".
 public final class ConnectProber: Prober {
@@ -58,9 +59,15 @@ public final class ConnectProber: Prober {
         reply.localPort = socket.localAddress.map { Int($0.port) }
         if let e = socket.pendingError() { return .reply(failed(reply, e, rtt: end &- start)) }
         reply.outcome = .connected
-        reply.rttNanoseconds = end &- start
-        reply.clock = .user
-        reply.kernelRTTNanoseconds = socket.kernelRTTNanoseconds()
+        var wire: UInt64?
+        do {
+            wire = try socket.handshakeRTTNanoseconds()
+            if wire == nil { reply.wireClockMissing = "TCP_INFO has no RTT sample (tcpi_rtt 0)" }
+        } catch {
+            reply.wireClockMissing = "the kernel refused TCP_INFO: \(error)"
+        }
+        reply.setClocks(wire: wire, app: end &- start)
+        reply.sendToReplyNanoseconds = end &- start
         reply.sourcePort = Int(port)
         return .reply(reply)
     }
@@ -69,8 +76,8 @@ public final class ConnectProber: Prober {
         var reply = base
         if e.errno == Errno.connectionRefused {
             reply.outcome = .refused
-            reply.rttNanoseconds = rtt
-            reply.clock = .user
+            reply.setClocks(wire: nil, app: rtt)
+            reply.wireClockMissing = "refused: the kernel keeps no RTT sample for a handshake answered by a RST"
             reply.flags = "RA"
         } else if e.errno == Errno.timedOut {
             reply.outcome = .timeout

@@ -162,11 +162,10 @@ public final class RequestResponseProber: Prober {
         reply.outcome = .reply
         reply.sendToReplyNanoseconds = end &- start
         if let tx = transmit, rxTimestamp > tx {
-            reply.rttNanoseconds = UInt64(rxTimestamp - tx)
-            reply.clock = .kernel
+            reply.setClocks(wire: UInt64(rxTimestamp - tx), app: end &- start)
         } else {
-            reply.rttNanoseconds = end &- start
-            reply.clock = .user
+            reply.setClocks(wire: nil, app: end &- start)
+            reply.wireClockMissing = timestamps ? "no TX or RX timestamp for this exchange" : "no kernel timestamps on this socket"
         }
         reply.sourcePort = Int(port)
         return .reply(reply)

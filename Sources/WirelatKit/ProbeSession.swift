@@ -118,9 +118,12 @@ func errnoText(_ code: CInt) -> String { Errno.description(code) }
 
 /// One probe on a datagram socket (raw or ping): drops what is queued, sends `bytes`,
 /// and reads until `match` accepts a datagram, the timeout passes, or `stop` fires.
-/// The answered reply gets its RTT from the best clock there is (kernel TX → kernel RX;
-/// send time → kernel RX, as ping; CLOCK_MONOTONIC), its send-to-reply time, and what
-/// `fill` takes from the answer. A timeout returns `reply` as it was given.
+/// The answered reply gets every clock there is: wire (kernel TX → kernel RX), ping's
+/// (send time in user space → kernel RX) and app (CLOCK_MONOTONIC before the send call
+/// → return of the receive call); its send-to-reply time; and what `fill` takes from the
+/// answer. The TX timestamp is read from the error queue after the reply, so the app
+/// clock holds no more system calls than an application's own send and receive.
+/// A timeout returns `reply` as it was given.
 func exchange<T>(_ socket: RawSocket, send bytes: [UInt8], to address: SocketAddress, reply: ProbeReply,
                  timeoutNanoseconds: UInt64, stop: StopSignal, buffer: UnsafeMutableRawBufferPointer,
                  match: (RawSocket.Datagram, UnsafeRawBufferPointer) -> T?, fill: (inout ProbeReply, T) -> Void) -> ProbeStep {
@@ -135,7 +138,6 @@ func exchange<T>(_ socket: RawSocket, send bytes: [UInt8], to address: SocketAdd
         reply.detail = "sendto: \(errnoText(error.errno))"
         return .reply(reply)
     }
-    var transmit: Int64? = socket.timestamps ? socket.drainErrorQueue() : nil
     let deadline = sentMonotonic &+ timeoutNanoseconds
     while true {
         let now = monotonicNanoseconds()
@@ -149,8 +151,6 @@ func exchange<T>(_ socket: RawSocket, send bytes: [UInt8], to address: SocketAdd
             return .reply(reply)
         case .ready: break
         }
-        let received = monotonicNanoseconds()
-        if socket.timestamps, transmit == nil { transmit = socket.drainErrorQueue() }
         while true {
             let result: IOResult<RawSocket.Datagram>
             do {
@@ -160,21 +160,26 @@ func exchange<T>(_ socket: RawSocket, send bytes: [UInt8], to address: SocketAdd
                 reply.detail = "\(error.call): \(errnoText(error.errno))"
                 return .reply(reply)
             }
+            let returned = monotonicNanoseconds()
             guard case .processed(let d) = result else { break }
             let packet = UnsafeRawBufferPointer(rebasing: buffer[0..<min(d.count, buffer.count)])
             guard let answer = match(d, packet) else { continue }
+            let app = returned &- sentMonotonic
             let rx = d.receiveTimestamp
-            if rx > 0, let tx = transmit, tx > 0, rx >= tx {
-                reply.rttNanoseconds = UInt64(rx - tx)
-                reply.clock = .kernel
-            } else if rx > 0, rx >= sentRealtime {
-                reply.rttNanoseconds = UInt64(rx - sentRealtime)
-                reply.clock = .kernelReceive
-            } else {
-                reply.rttNanoseconds = received &- sentMonotonic
-                reply.clock = .user
+            let transmit: Int64? = socket.timestamps ? socket.drainErrorQueue() : nil
+            var wire: UInt64?
+            var ping: UInt64?
+            if let tx = transmit, tx > 0, rx > 0, rx >= tx { wire = UInt64(rx - tx) }
+            if rx > 0, rx >= sentRealtime { ping = UInt64(rx - sentRealtime) }
+            reply.setClocks(wire: wire, app: app, ping: ping)
+            if wire == nil {
+                reply.wireClockMissing = socket.timestampsRefused.map { "no kernel timestamps: \($0)" }
+                    ?? (rx <= 0 ? "no RX timestamp came with the reply" : "no TX timestamp on the error queue (the device gives none)")
             }
-            reply.sendToReplyNanoseconds = rx > 0 && rx >= sentRealtime ? UInt64(rx - sentRealtime) : received &- sentMonotonic
+            if ping == nil {
+                reply.pingClockMissing = socket.timestampsRefused.map { "no kernel RX timestamp: \($0)" } ?? "no RX timestamp came with the reply"
+            }
+            reply.sendToReplyNanoseconds = ping ?? app
             fill(&reply, answer)
             return .reply(reply)
         }

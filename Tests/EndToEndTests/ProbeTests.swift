@@ -140,7 +140,9 @@ struct ProbeEndToEnd {
             #expect(json["command"] as? String == "probe" && json["method"] as? String == "tcp-syn")
             #expect(json["target"] as? String == "\(lab.server4):7001")
             #expect(integer(json["samples"]) == 4 && integer(json["sent"]) == 4 && integer(json["lost"]) == 0)
-            #expect(json["clock"] as? String == "kernel", "the raw socket gives kernel TX and RX timestamps")
+            #expect(json["clock"] as? String == "wire", "the raw socket gives kernel TX and RX timestamps")
+            #expect(json["wire_rtt_ns"] is [String: Any] && json["app_rtt_ns"] is [String: Any], "both clocks")
+            #expect(open.stdout.contains("host overhead (app − wire) p50 "), "\(open.stdout)")
             let rtt = try #require(json["rtt_ns"] as? [String: Any])
             #expect((integer(rtt["p50"]) ?? 0) > 0 && (integer(rtt["p50"]) ?? .max) < 5_000_000)
             let ports = probeReplies(json).compactMap { integer($0["local_port"]) }
@@ -191,8 +193,8 @@ struct ProbeEndToEnd {
             #expect(open.stdout.split(separator: "\n").filter { $0.hasPrefix("connected ip=\(lab.server4) dport=7001 sport=") }.count == 5, "\(open.stdout)")
             let json = try readJSON(lab.dir.file("connect.json"))
             #expect(json["method"] as? String == "tcp-connect" && integer(json["samples"]) == 5)
-            #expect(json["clock"] as? String == "user")
-            #expect(probeReplies(json).allSatisfy { integer($0["kernel_rtt_ns"]) != nil }, "TCP_INFO's own sample")
+            #expect(json["clock"] as? String == "wire", "TCP_INFO's own handshake sample")
+            #expect(probeReplies(json).allSatisfy { integer($0["wire_rtt_ns"]) != nil && integer($0["app_rtt_ns"]) != nil })
             try await Task.sleep(for: .milliseconds(200))
             #expect(try await lab.resetsSent(in: lab.client) == resetsBefore, "connect probes must close with FIN")
 
@@ -225,7 +227,7 @@ struct ProbeEndToEnd {
                 #expect(r.stdout.contains("rtt min/avg/max/mdev = "))
                 let json = try readJSON(lab.dir.file("icmp\(round).json"))
                 #expect(json["method"] as? String == "icmp-echo" && json["target"] as? String == lab.server4)
-                ours.append(Double(integer((json["rtt_ns"] as? [String: Any])?["p50"]) ?? 0) / 1000)
+                ours.append(Double(integer((json["ping_rtt_ns"] as? [String: Any])?["p50"]) ?? 0) / 1000)
 
                 let p = try await lab.run([try #require(NamespaceSupport.ip), "netns", "exec", lab.client, ping, "-n", "-c", "40", "-i", "0.005", lab.server4])
                 #expect(p.status == 0, "\(p)")

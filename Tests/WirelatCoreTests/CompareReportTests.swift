@@ -14,7 +14,7 @@ func compareRow(_ method: ProbeMethod, p50Microseconds: Double, count: Int = 50,
             continue
         }
         let jitter = Double(i % 10) - 4.5
-        replies.append(ProbeReply(seq: i, outcome: .reply, rttNanoseconds: UInt64((p50Microseconds + jitter) * 1000), clock: .kernel))
+        replies.append(ProbeReply(seq: i, outcome: .reply, rttNanoseconds: UInt64((p50Microseconds + jitter) * 1000), clock: .wire))
     }
     return CompareMethodReport(method: method, target: "10.77.0.2:1521", replies: replies)
 }

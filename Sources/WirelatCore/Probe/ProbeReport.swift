@@ -46,22 +46,24 @@ public enum ProbeOutcome: String, Codable, Sendable {
     }
 }
 
-/// Which clock timed a probe's round trip.
-public enum ProbeClock: String, Codable, Sendable {
-    /// Kernel software timestamps at both ends: TX as the packet went to the device, RX
-    /// as the reply came from it (SO_TIMESTAMPING). Excludes both wake-ups.
-    case kernel
-    /// CLOCK_REALTIME read just before the send, and the kernel's RX software timestamp
-    /// of the reply: what iputils ping does (SO_TIMESTAMP).
-    case kernelReceive = "kernel-rx"
-    /// CLOCK_MONOTONIC read in user space before the send and after the wake-up.
-    case user
+/// Which clock timed a round trip (INTERFACE.md, "Two clocks").
+public enum ProbeClock: String, Codable, Sendable, CaseIterable {
+    /// Kernel software timestamps: the request's TX at the device → the reply's RX at the
+    /// device (SO_TIMESTAMPING); for connect, the kernel's own handshake sample
+    /// (TCP_INFO tcpi_rtt). What the network and the peer cost.
+    case wire
+    /// CLOCK_MONOTONIC from just before the send call to the return of the receive call
+    /// (for connect, connect() → writable). What the application waits for.
+    case app
+    /// ICMP only: the send time read in user space → the kernel's RX timestamp of the
+    /// reply, the mixed clock iputils ping prints as `time=`.
+    case ping
 
     public var label: String {
         switch self {
-        case .kernel: return "kernel software timestamps, TX at the device → RX (SO_TIMESTAMPING; excludes wake-ups)"
-        case .kernelReceive: return "send time in user space → kernel RX timestamp (as ping)"
-        case .user: return "CLOCK_MONOTONIC in user space (includes the send call and the wake-up)"
+        case .wire: return "wire: kernel software timestamps, TX at the device → RX at the device (SO_TIMESTAMPING; excludes both wake-ups)"
+        case .app: return "app: CLOCK_MONOTONIC before the send call → return of the receive call (includes system calls and the wake-up)"
+        case .ping: return "ping: send time in user space → kernel RX timestamp (what iputils ping prints as time=)"
         }
     }
 }
@@ -71,8 +73,16 @@ public struct ProbeReply: Codable, Sendable, Equatable {
     /// hping's seq (from 0) for TCP probes; ping's icmp_seq (from 1) for echo.
     public var seq: Int
     public var outcome: ProbeOutcome
+    /// The round trip on `clock`: wire when it was measured, else app.
     public var rttNanoseconds: UInt64?
     public var clock: ProbeClock?
+    /// The round trip on each clock, where it was measured.
+    public var wireRTTNanoseconds: UInt64?
+    public var appRTTNanoseconds: UInt64?
+    public var pingRTTNanoseconds: UInt64?
+    /// Why this answered probe has no wire (or ping) time.
+    public var wireClockMissing: String?
+    public var pingClockMissing: String?
     /// IP packet length (hping `len=`), or ICMP bytes (ping's "64 bytes").
     public var length: Int?
     public var ttl: Int?
@@ -84,25 +94,58 @@ public struct ProbeReply: Codable, Sendable, Equatable {
     public var localPort: Int?
     public var flags: String?
     public var window: Int?
-    /// connect: the kernel's own handshake sample (TCP_INFO tcpi_rtt, microsecond resolution).
-    public var kernelRTTNanoseconds: UInt64?
     /// From the send call to the reply (user-space send time → kernel RX timestamp, or
     /// CLOCK_MONOTONIC): unlike kernel TX → RX, this includes what the first packet may
     /// wait for before it leaves (ARP, neighbour discovery). The first-probe rule uses it.
     public var sendToReplyNanoseconds: UInt64?
     public var detail: String?
 
+    /// A reply timed on one clock: `rttNanoseconds` is also that clock's own field.
     public init(seq: Int, outcome: ProbeOutcome, rttNanoseconds: UInt64? = nil, clock: ProbeClock? = nil) {
         self.seq = seq
         self.outcome = outcome
-        self.rttNanoseconds = rttNanoseconds
-        self.clock = clock
+        if let rtt = rttNanoseconds, let clock {
+            setClocks(wire: clock == .wire ? rtt : nil, app: clock == .app ? rtt : nil, ping: clock == .ping ? rtt : nil)
+        } else {
+            self.rttNanoseconds = rttNanoseconds
+            self.clock = clock
+        }
+    }
+
+    /// Records the round trip on each clock measured; `rtt_ns` becomes wire when there
+    /// is one, else app, else ping.
+    public mutating func setClocks(wire: UInt64?, app: UInt64?, ping: UInt64? = nil) {
+        wireRTTNanoseconds = wire
+        appRTTNanoseconds = app
+        pingRTTNanoseconds = ping
+        if let wire {
+            rttNanoseconds = wire
+            clock = .wire
+        } else if let app {
+            rttNanoseconds = app
+            clock = .app
+        } else {
+            rttNanoseconds = ping
+            clock = ping == nil ? nil : .ping
+        }
+    }
+
+    /// The round trip on `clock`, where it was measured.
+    public func rtt(_ clock: ProbeClock) -> UInt64? {
+        switch clock {
+        case .wire: return wireRTTNanoseconds
+        case .app: return appRTTNanoseconds
+        case .ping: return pingRTTNanoseconds
+        }
     }
 
     enum CodingKeys: String, CodingKey {
-        case seq, outcome = "result", rttNanoseconds = "rtt_ns", clock, length = "len", ttl, ipID = "ip_id"
+        case seq, outcome = "result", rttNanoseconds = "rtt_ns", clock
+        case wireRTTNanoseconds = "wire_rtt_ns", appRTTNanoseconds = "app_rtt_ns", pingRTTNanoseconds = "ping_rtt_ns"
+        case wireClockMissing = "wire_clock_missing", pingClockMissing = "ping_clock_missing"
+        case length = "len", ttl, ipID = "ip_id"
         case dontFragment = "df", sourcePort = "sport", localPort = "local_port", flags, window = "win"
-        case kernelRTTNanoseconds = "kernel_rtt_ns", sendToReplyNanoseconds = "send_to_reply_ns", detail
+        case sendToReplyNanoseconds = "send_to_reply_ns", detail
     }
 }
 
@@ -147,7 +190,7 @@ public struct FirstProbeVerdict: Codable, Sendable, Equatable {
     }
 }
 
-/// The JSON report of `wirelat probe` (INTERFACE.md, "JSON reports").
+/// The JSON report of `wirelat probe` (INTERFACE.md, "JSON reports" and "Two clocks").
 public struct ProbeReport: Codable, Sendable, Equatable {
     public var command = "probe"
     public var method: ProbeMethod
@@ -156,15 +199,25 @@ public struct ProbeReport: Codable, Sendable, Equatable {
     public var label: String
     /// Round trips timed (answered probes).
     public var samples: UInt64
+    /// The round trips on `clock`: wire when every answered probe has a wire time, else app.
     public var rttNanoseconds: LatencySummary
     public var sent: Int
     public var lost: Int
     /// Answers by kind: `SA`, `RA`, `connected`, `refused`, `reply`, `timeout`, `unreachable`.
     public var outcomes: [String: Int]
-    /// The clock most samples used; `clocks` counts each when they differ.
+    /// Which clock `rtt_ns` is.
     public var clock: ProbeClock?
     public var clockLabel: String?
-    public var clocks: [String: Int]?
+    /// Each clock's distribution, over the answered probes it timed; absent where it was
+    /// not measured, and then `<clock>_clock_missing` says why.
+    public var wireRTT: LatencySummary?
+    public var appRTT: LatencySummary?
+    /// ICMP only: iputils ping's clock.
+    public var pingRTT: LatencySummary?
+    /// Why a clock is absent, or covers fewer probes than were answered.
+    public var wireClockMissing: String?
+    public var appClockMissing: String?
+    public var pingClockMissing: String?
     /// `raw` (SOCK_RAW), `ping` (SOCK_DGRAM ICMP) or `stream` (a TCP socket).
     public var socket: String
     public var intervalNanoseconds: UInt64
@@ -179,9 +232,16 @@ public struct ProbeReport: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case command, method, target, label, samples, rttNanoseconds = "rtt_ns", sent, lost, outcomes, clock
-        case clockLabel = "clock_label", clocks, socket, intervalNanoseconds = "interval_ns"
+        case clockLabel = "clock_label", wireRTT = "wire_rtt_ns", appRTT = "app_rtt_ns", pingRTT = "ping_rtt_ns"
+        case wireClockMissing = "wire_clock_missing", appClockMissing = "app_clock_missing"
+        case pingClockMissing = "ping_clock_missing", socket, intervalNanoseconds = "interval_ns"
         case timeoutNanoseconds = "timeout_ns", payloadBytes = "payload_bytes", durationNanoseconds = "duration_ns"
         case firstProbe = "first_probe", steadyRTTNanoseconds = "steady_rtt_ns", interrupted, replies
+    }
+
+    /// The clocks a method measures: ping's only for ICMP.
+    public static func clocks(for method: ProbeMethod) -> [ProbeClock] {
+        method == .icmpEcho ? [.wire, .ping, .app] : [.wire, .app]
     }
 
     /// Builds the report from the probes in the order they were sent.
@@ -198,34 +258,62 @@ public struct ProbeReport: Codable, Sendable, Equatable {
         self.durationNanoseconds = durationNanoseconds
         self.interrupted = interrupted
 
-        var recorder = LatencyRecorder()
         var outcomes: [String: Int] = [:]
-        var clocks: [ProbeClock: Int] = [:]
-        for r in replies {
-            outcomes[r.outcome.rawValue, default: 0] += 1
-            if r.outcome.answered, let rtt = r.rttNanoseconds {
-                recorder.record(rtt)
-                if let c = r.clock { clocks[c, default: 0] += 1 }
-            }
-        }
+        for r in replies { outcomes[r.outcome.rawValue, default: 0] += 1 }
         self.outcomes = outcomes
-        samples = recorder.count
-        rttNanoseconds = recorder.summary()
         sent = replies.count
         lost = replies.filter { !$0.outcome.answered }.count
-        let ranked = clocks.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key.rawValue < $1.key.rawValue }
-        clock = ranked.first?.key
-        clockLabel = clock?.label
-        self.clocks = clocks.count > 1 ? Dictionary(uniqueKeysWithValues: clocks.map { ($0.key.rawValue, $0.value) }) : nil
         label = Self.label(method: method, outcomes: outcomes)
 
-        let rtts = replies.map { $0.outcome.answered ? $0.rttNanoseconds : nil }
+        let answered = replies.filter { $0.outcome.answered && $0.rttNanoseconds != nil }
+        for c in Self.clocks(for: method) {
+            let values = answered.compactMap { $0.rtt(c) }
+            var missing: String?
+            if values.count < answered.count {
+                let reasons = answered.filter { $0.rtt(c) == nil }.compactMap { c == .ping ? $0.pingClockMissing : $0.wireClockMissing }
+                let why = reasons.first ?? "not measured"
+                missing = values.isEmpty ? why : "\(answered.count - values.count) of \(answered.count) answered probes: \(why)"
+            }
+            var summary: LatencySummary?
+            if !values.isEmpty {
+                var recorder = LatencyRecorder()
+                for v in values { recorder.record(v) }
+                summary = recorder.summary()
+            }
+            switch c {
+            case .wire: wireRTT = summary; wireClockMissing = missing
+            case .app: appRTT = summary; appClockMissing = missing
+            case .ping: pingRTT = summary; pingClockMissing = missing
+            }
+        }
+
+        // rtt_ns is one clock throughout: wire when every answered probe has it, else app.
+        let chosen: ProbeClock? = answered.isEmpty ? nil
+            : answered.allSatisfy({ $0.wireRTTNanoseconds != nil }) ? .wire
+            : answered.allSatisfy({ $0.appRTTNanoseconds != nil }) ? .app : nil
+        let rtts: [UInt64?] = replies.map { r in
+            guard r.outcome.answered, r.rttNanoseconds != nil else { return nil }
+            return chosen.flatMap { r.rtt($0) } ?? r.rttNanoseconds
+        }
+        var recorder = LatencyRecorder()
+        for rtt in rtts.compactMap({ $0 }) { recorder.record(rtt) }
+        samples = recorder.count
+        rttNanoseconds = recorder.summary()
+        clock = chosen ?? answered.first?.clock
+        clockLabel = clock?.label
+
         firstProbe = FirstProbeVerdict.evaluate(replies.map { $0.outcome.answered ? $0.sendToReplyNanoseconds ?? $0.rttNanoseconds : nil })
         if firstProbe?.apart == true {
             var steady = LatencyRecorder()
             for rtt in rtts.dropFirst().compactMap({ $0 }) { steady.record(rtt) }
             steadyRTTNanoseconds = steady.summary()
         }
+    }
+
+    /// The p50 the application pays on this host beyond the wire (app − wire), when both were measured.
+    public var hostOverheadP50Nanoseconds: Int64? {
+        guard let w = wireRTT, let a = appRTT else { return nil }
+        return Int64(a.p50) - Int64(w.p50)
     }
 
     /// A SYN probe answered only by RSTs times SYN→RST; one with both says so.

@@ -22,6 +22,13 @@ public enum ProbeText {
         return "\(us / 1000).\(pad3(us % 1000))"
     }
 
+    /// The clock of ping's `time=`: ping's own, else the probe's `clock`.
+    static func timeClock(_ r: ProbeReply) -> (ProbeClock, UInt64)? {
+        if let p = r.pingRTTNanoseconds { return (.ping, p) }
+        if let c = r.clock, let t = r.rttNanoseconds { return (c, t) }
+        return nil
+    }
+
     static func pad2(_ v: UInt64) -> String { v < 10 ? "0\(v)" : "\(v)" }
     static func pad3(_ v: UInt64) -> String { v < 10 ? "00\(v)" : v < 100 ? "0\(v)" : "\(v)" }
 
@@ -29,12 +36,20 @@ public enum ProbeText {
     ///
     /// - `syn`, as hping3 -S: `len=44 ip=10.77.0.2 ttl=64 DF id=0 sport=1521 flags=SA seq=0 win=64240 rtt=0.087 ms`
     ///   (IPv6 has no DF or id); a timeout: `timeout ip=10.77.0.2 dport=1521 seq=3 (no reply within 1s)`.
-    /// - `connect`: `connected ip=10.77.0.2 dport=1521 sport=40312 seq=0 rtt=0.120 ms kernel_rtt=0.081 ms`,
+    /// - `connect`: `connected ip=10.77.0.2 dport=1521 sport=40312 seq=0 rtt=0.081 ms clock=wire app=0.120 ms`,
     ///   `refused ip=… flags=RA …`, or a timeout line.
-    /// - `icmp`, as ping: `64 bytes from 10.77.0.2: icmp_seq=1 ttl=64 time=0.045 ms`; a probe
-    ///   that timed out: `no answer yet for icmp_seq=3` (ping -O).
+    /// - `icmp`, as ping, then the clocks: `64 bytes from 10.77.0.2: icmp_seq=1 ttl=64 time=0.045 ms
+    ///   clock=ping wire=0.010 ms app=0.052 ms`. `time=` is ping's own clock (user send → kernel
+    ///   RX), so the line agrees with iputils ping's; where that clock is missing, `clock=`
+    ///   names the one used. A probe that timed out: `no answer yet for icmp_seq=3` (ping -O).
     public static func line(_ r: ProbeReply, method: ProbeMethod, host: String, port: UInt16?, timeoutNanoseconds: UInt64) -> String {
-        let rtt = r.rttNanoseconds.map { "rtt=\(ms($0)) ms" } ?? ""
+        var rtt = r.rttNanoseconds.map { "rtt=\(ms($0)) ms" } ?? ""
+        if let clock = r.clock {
+            rtt += " clock=\(clock.rawValue)"
+            for other in ProbeClock.allCases where other != clock {
+                if let v = r.rtt(other) { rtt += " \(other.rawValue)=\(ms(v)) ms" }
+            }
+        }
         let within = "no reply within \(formatDuration(.nanoseconds(Int64(clamping: timeoutNanoseconds))))"
         switch method {
         case .icmpEcho:
@@ -42,7 +57,12 @@ public enum ProbeText {
             case .reply:
                 var s = "\(r.length ?? 0) bytes from \(host): icmp_seq=\(r.seq)"
                 if let ttl = r.ttl { s += " ttl=\(ttl)" }
-                if let t = r.rttNanoseconds { s += " time=\(pingTime(t)) ms" }
+                if let (clock, t) = timeClock(r) {
+                    s += " time=\(pingTime(t)) ms clock=\(clock.rawValue)"
+                    for other in ProbeClock.allCases where other != clock {
+                        if let v = r.rtt(other) { s += " \(other.rawValue)=\(pingTime(v)) ms" }
+                    }
+                }
                 return s
             case .unreachable:
                 return "From \(host) icmp_seq=\(r.seq) Destination Host Unreachable\(r.detail.map { " (\($0))" } ?? "")"
@@ -71,9 +91,7 @@ public enum ProbeText {
             let local = r.localPort.map { " sport=\($0)" } ?? ""
             switch r.outcome {
             case .connected, .reply:
-                var s = "\(r.outcome == .reply ? "reply" : "connected") ip=\(host) dport=\(port ?? 0)\(local) seq=\(r.seq) \(rtt)"
-                if let k = r.kernelRTTNanoseconds { s += " kernel_rtt=\(ms(k)) ms" }
-                return s
+                return "\(r.outcome == .reply ? "reply" : "connected") ip=\(host) dport=\(port ?? 0)\(local) seq=\(r.seq) \(rtt)"
             case .refused:
                 return "refused ip=\(host) dport=\(port ?? 0)\(local) flags=RA seq=\(r.seq) \(rtt)"
             case .unreachable:
@@ -112,10 +130,12 @@ public enum ProbeText {
         var out = ""
         switch report.method {
         case .icmpEcho:
+            // ping's own line, on ping's own clock, so it can be held against iputils ping's.
+            let p = report.pingRTT ?? s
             out += "\n--- \(host) ping statistics ---\n"
             out += "\(report.sent) packets transmitted, \(report.sent - report.lost) received, \(formatG(lossPercent))% packet loss, time \(report.durationNanoseconds / 1_000_000)ms\n"
             if report.samples > 0 {
-                out += "rtt min/avg/max/mdev = \(pingMs(Double(s.min)))/\(pingMs(s.mean))/\(pingMs(Double(s.max)))/\(pingMs(s.stddev)) ms\n"
+                out += "rtt min/avg/max/mdev = \(pingMs(Double(p.min)))/\(pingMs(p.mean))/\(pingMs(Double(p.max)))/\(pingMs(p.stddev)) ms\n"
             }
         case .tcpSYN:
             out += "\n--- \(host) hping statistic ---\n"
@@ -131,22 +151,50 @@ public enum ProbeText {
                 out += "round-trip min/avg/max = \(ms(s.min))/\(ms(s.mean))/\(ms(s.max)) ms\n"
             }
         }
+        if report.samples > 0 {
+            let above = report.method == .icmpEcho && report.pingRTT != nil ? "ping" : report.clock?.rawValue ?? "-"
+            out += "\(report.label), \(report.samples) sample\(report.samples == 1 ? "" : "s"); the lines above are the \(above) clock, rtt_ns the \(report.clock?.rawValue ?? "-") clock\n"
+            out += clockTable(report)
+        }
         // ping truncates to whole microseconds; hping and the others round. One block, one rule.
         let f: (Double) -> String = report.method == .icmpEcho ? { pingMs($0) } : { ms($0) }
-        if report.samples > 0 {
-            out += "\(report.label): p50 \(f(Double(s.p50))) ms, p90 \(f(Double(s.p90))) ms, p99 \(f(Double(s.p99))) ms, stddev \(f(s.stddev)) ms (\(report.samples) sample\(report.samples == 1 ? "" : "s"))\n"
-            if let clock = report.clock {
-                var line = "clock: \(clock.label)"
-                if let clocks = report.clocks {
-                    line += "; by sample: " + clocks.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-                }
-                out += line + "\n"
-            }
-        }
         if let first = report.firstProbe, first.apart, let steady = report.steadyRTTNanoseconds {
             out += "first probe \(f(Double(first.firstNanoseconds))) ms from the send call to the reply, against \(f(Double(first.restMedianNanoseconds))) ms for the later probes' median (it paid for neighbour resolution or a cold start); steady state p50 \(f(Double(steady.p50))) ms\n"
         }
         if report.interrupted { out += "(interrupted: the statistics cover the probes sent so far)\n" }
+        return out
+    }
+
+    /// Microseconds with one decimal: `24.0 µs`.
+    public static func microseconds(_ nanoseconds: Double) -> String { formatFixed(nanoseconds / 1000, 1) + " µs" }
+
+    /// The two (for ICMP three) clocks as rows of one table in µs, each clock's meaning,
+    /// a line for each clock that is missing and why, and the host-overhead line.
+    public static func clockTable(_ report: ProbeReport) -> String {
+        let columns = ["min", "p50", "p90", "p99", "p99.9", "max", "mean", "stddev"]
+        let width = 9
+        func pad(_ text: String, _ n: Int) -> String { String(repeating: " ", count: max(0, n - text.count)) + text }
+        func padRight(_ text: String, _ n: Int) -> String { text + String(repeating: " ", count: max(0, n - text.count)) }
+        var out = padRight("clock (µs)", 11) + columns.map { pad($0, width) }.joined() + "\n"
+        let rows: [(ProbeClock, LatencySummary?, String?)] = ProbeReport.clocks(for: report.method).map { c in
+            switch c {
+            case .wire: return (c, report.wireRTT, report.wireClockMissing)
+            case .app: return (c, report.appRTT, report.appClockMissing)
+            case .ping: return (c, report.pingRTT, report.pingClockMissing)
+            }
+        }
+        for (clock, summary, _) in rows {
+            guard let q = summary else { continue }
+            let values = [Double(q.min), Double(q.p50), Double(q.p90), Double(q.p99), Double(q.p999), Double(q.max), q.mean, q.stddev]
+            out += padRight(clock.rawValue, 11) + values.map { pad(formatFixed($0 / 1000, 1), width) }.joined() + "\n"
+        }
+        for (clock, summary, _) in rows where summary != nil { out += "  \(clock.label)\n" }
+        for (clock, _, missing) in rows {
+            if let missing { out += "\(clock.rawValue) clock missing: \(missing)\n" }
+        }
+        if let overhead = report.hostOverheadP50Nanoseconds {
+            out += "host overhead (app − wire) p50 \(microseconds(Double(overhead))): system calls and wake-ups on this host\n"
+        }
         return out
     }
 

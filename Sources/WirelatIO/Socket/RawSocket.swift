@@ -26,6 +26,8 @@ public final class RawSocket {
     public let protocolNumber: CInt
     /// Whether SO_TIMESTAMPING was accepted: RX and TX software timestamps come with the data.
     public private(set) var timestamps = false
+    /// Why SO_TIMESTAMPING was refused (its errno), when it was.
+    public private(set) var timestampsRefused: SystemError?
 
     /// Opens the socket. The corresponding C function is `socket`.
     public init(family: CInt, kind: Kind, protocolNumber: CInt) throws(SystemError) {
@@ -53,6 +55,7 @@ public final class RawSocket {
         var flags = CInt(bitPattern: WL_TSFLAGS_SOFTWARE)
         let r = setsockopt(rawValue, SOL_SOCKET, WL_SO_TIMESTAMPING, &flags, socklen_t(MemoryLayout<CInt>.size))
         timestamps = r == 0
+        timestampsRefused = r == 0 ? nil : SystemError(call: "setsockopt(SO_TIMESTAMPING)", errno: Glibc.errno)
         return timestamps
     }
 

@@ -160,9 +160,15 @@ public extension TCPSocket {
     /// The kernel's handshake RTT sample after a connect: TCP_INFO's tcpi_rtt (µs), in ns.
     /// The corresponding C function is `getsockopt(TCP_INFO)`.
     func kernelRTTNanoseconds() -> UInt64? {
+        try? handshakeRTTNanoseconds()
+    }
+
+    /// TCP_INFO's tcpi_rtt (µs) in ns: nil when the kernel has no sample yet (0); throws
+    /// when the kernel refuses TCP_INFO. The corresponding C function is `getsockopt(TCP_INFO)`.
+    func handshakeRTTNanoseconds() throws(SystemError) -> UInt64? {
         var us: UInt32 = 0
-        guard wl_probe_tcp_rtt_us(rawValue, &us) == 0, us > 0 else { return nil }
-        return UInt64(us) * 1000
+        guard wl_probe_tcp_rtt_us(rawValue, &us) == 0 else { throw SystemError(call: "getsockopt(TCP_INFO)", errno: Glibc.errno) }
+        return us > 0 ? UInt64(us) * 1000 : nil
     }
 
     /// Sends all of `bytes` on this non-blocking socket, waiting for room as often as it
