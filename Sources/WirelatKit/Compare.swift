@@ -12,7 +12,7 @@ public struct CompareSettings: Sendable {
     /// ICMP echo data bytes (ping's -s).
     public var payloadBytes = 56
     /// The clock of the first table's columns; the others follow in tables of their own.
-    public var clock = CompareClock.wire
+    public var clock = ProbeClock.wire
 
     public init(host: String, port: UInt16) {
         self.host = host

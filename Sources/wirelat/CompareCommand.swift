@@ -70,8 +70,8 @@ struct CompareCommand: ParsableCommand {
 
     /// `--clock` as a clock; nil for a value that is not one (ping's clock is ICMP's alone,
     /// so it cannot head a table of every method).
-    var tableClock: CompareClock? {
-        CompareClock(rawValue: clock).flatMap { $0 == .ping ? nil : $0 }
+    var tableClock: ProbeClock? {
+        ProbeClock(rawValue: clock).flatMap { $0 == .ping ? nil : $0 }
     }
 
     func run() throws {

@@ -154,7 +154,7 @@ func twoClockRow(_ method: ProbeMethod, wireMicroseconds: Double, appMicrosecond
 }
 
 @Suite("compare: like with like, one clock per table")
-struct CompareClockTests {
+struct ProbeClockTests {
     let rows = [twoClockRow(.icmpEcho, wireMicroseconds: 10, appMicroseconds: 45),
                 twoClockRow(.tcpSYN, wireMicroseconds: 9, appMicroseconds: nil),
                 twoClockRow(.tcpRequestResponse, wireMicroseconds: 27, appMicroseconds: 51)]
@@ -177,12 +177,12 @@ struct CompareClockTests {
 
     @Test("every table's p50 column is one clock's: wire first by default, app first with clock app; a row without a clock says why")
     func tablesOneClockEach() throws {
-        for primary in [CompareClock.wire, .app] {
+        for primary in [ProbeClock.wire, .app] {
             let report = CompareReport(target: "t", rounds: 40, methods: rows, notes: [], clock: primary)
             let text = CompareTable.render(report)
             let headings = text.split(separator: "\n").filter { $0.hasPrefix("wire clock:") || $0.hasPrefix("app clock:") }
             #expect(headings.first?.hasPrefix(primary.rawValue + " clock:") == true, "\(text)")
-            for clock in [CompareClock.wire, .app] {
+            for clock in [ProbeClock.wire, .app] {
                 let cells = p50Cells(text, clock.rawValue + " clock:")
                 for row in rows {
                     let expected = row[summary: clock].map { formatFixed(Double($0.p50) / 1000, 1) }

@@ -1,16 +1,6 @@
-/// The clocks a round trip is timed by (INTERFACE.md, "Two clocks"). `compare` prints one
-/// table per clock, so that every table compares like with like.
-public enum CompareClock: String, Codable, Sendable, CaseIterable {
-    /// Kernel software timestamps: the request's TX at the device → the reply's RX at the
-    /// device (SO_TIMESTAMPING); for connect, the kernel's handshake RTT (TCP_INFO). What
-    /// the network and the peer cost.
-    case wire
-    /// CLOCK_MONOTONIC from just before the send call to the return of the receive call:
-    /// what the application waits for, its own system calls and wake-up included.
-    case app
-    /// iputils ping's clock, ICMP only: the user-space send time → the kernel's RX timestamp.
-    case ping
-
+/// `compare`'s view of the clocks (INTERFACE.md, "Two clocks"): it prints one table per
+/// clock, so that every table compares like with like.
+extension ProbeClock {
     /// The heading of this clock's table.
     public var title: String {
         switch self {
@@ -21,7 +11,7 @@ public enum CompareClock: String, Codable, Sendable, CaseIterable {
     }
 
     /// The clock a saved report names, in this vocabulary or in the older one
-    /// (``ProbeClock``'s `kernel`, `user`, `kernel-rx`; the client's `kernel`, `user`).
+    /// (older probe reports: `kernel`, `user`, `kernel-rx`; older client reports: `kernel`, `user`).
     public init?(reportName: String) {
         switch reportName {
         case "wire", "kernel": self = .wire
@@ -51,17 +41,18 @@ public enum CompareClock: String, Codable, Sendable, CaseIterable {
 
 extension ProbeReply {
     /// This probe's round trip by every clock that timed it.
-    public func roundTrips(method: ProbeMethod) -> [CompareClock: UInt64] {
-        var out: [CompareClock: UInt64] = [:]
-        if let rtt = rttNanoseconds, let clock {
-            switch clock {
-            case .kernel: out[.wire] = rtt
-            case .user: out[.app] = rtt
-            case .kernelReceive: out[.ping] = rtt
-            }
-        }
-        if method == .tcpConnect, let kernel = kernelRTTNanoseconds, kernel > 0 { out[.wire] = kernel }
-        if method == .tcpRequestResponse, let app = sendToReplyNanoseconds { out[.app] = app }
+    public func roundTrips(method: ProbeMethod) -> [ProbeClock: UInt64] {
+        var out: [ProbeClock: UInt64] = [:]
+        for clock in ProbeClock.allCases { out[clock] = rtt(clock) }
         return out
+    }
+
+    /// Why this probe has no time on `clock`, when it said.
+    public func missingReason(_ clock: ProbeClock) -> String? {
+        switch clock {
+        case .wire: return wireClockMissing
+        case .ping: return pingClockMissing
+        case .app: return nil
+        }
     }
 }

@@ -55,8 +55,8 @@ public struct CompareMethodReport: Codable, Sendable, Equatable {
     /// `rtt_ns` is the wire clock's where any probe had it, else the app clock's (for ICMP,
     /// else ping's).
     public init(method: ProbeMethod, target: String, replies: [ProbeReply]) {
-        var recorders: [CompareClock: LatencyRecorder] = [:]
-        var points: [CompareClock: [UInt64]] = [:]
+        var recorders: [ProbeClock: LatencyRecorder] = [:]
+        var points: [ProbeClock: [UInt64]] = [:]
         var outcomes: [String: Int] = [:]
         for r in replies { outcomes[r.outcome.rawValue, default: 0] += 1 }
         let answered = replies.filter { $0.outcome.answered }
@@ -69,14 +69,15 @@ public struct CompareMethodReport: Codable, Sendable, Equatable {
         self.init(command: "compare", method: method.rawValue, label: ProbeReport.label(method: method, outcomes: outcomes),
                   target: target, samples: 0, sent: replies.count, lost: replies.count - answered.count,
                   rttNanoseconds: LatencySummary.empty)
-        for clock in CompareClock.allCases where clock.applies(to: method.rawValue) {
+        for clock in ProbeClock.allCases where clock.applies(to: method.rawValue) {
             if let recorder = recorders[clock], recorder.count > 0 {
                 set(clock, summary: recorder.summary(), samples: recorder.count, points: points[clock])
             } else if !answered.isEmpty {
-                self[missing: clock] = clock.defaultMissingReason(method: method.rawValue)
+                self[missing: clock] = answered.lazy.compactMap { $0.missingReason(clock) }.first
+                    ?? clock.defaultMissingReason(method: method.rawValue)
             }
         }
-        let primary = [CompareClock.wire, .app, .ping].first { self[summary: $0] != nil }
+        let primary = [ProbeClock.wire, .app, .ping].first { self[summary: $0] != nil }
         if let primary {
             clock = primary.rawValue
             rttNanoseconds = self[summary: primary]!
@@ -88,24 +89,24 @@ public struct CompareMethodReport: Codable, Sendable, Equatable {
     }
 
     /// Sets one clock's statistics.
-    public mutating func set(_ clock: CompareClock, summary: LatencySummary, samples: UInt64, points: [UInt64]?) {
+    public mutating func set(_ clock: ProbeClock, summary: LatencySummary, samples: UInt64, points: [UInt64]?) {
         self[summary: clock] = summary
         self[samples: clock] = samples
         self[points: clock] = points
         self[missing: clock] = nil
     }
 
-    public subscript(summary clock: CompareClock) -> LatencySummary? {
+    public subscript(summary clock: ProbeClock) -> LatencySummary? {
         get { switch clock { case .wire: wireRTTNanoseconds; case .app: appRTTNanoseconds; case .ping: pingRTTNanoseconds } }
         set { switch clock { case .wire: wireRTTNanoseconds = newValue; case .app: appRTTNanoseconds = newValue; case .ping: pingRTTNanoseconds = newValue } }
     }
 
-    public subscript(samples clock: CompareClock) -> UInt64? {
+    public subscript(samples clock: ProbeClock) -> UInt64? {
         get { switch clock { case .wire: wireSamples; case .app: appSamples; case .ping: pingSamples } }
         set { switch clock { case .wire: wireSamples = newValue; case .app: appSamples = newValue; case .ping: pingSamples = newValue } }
     }
 
-    public subscript(points clock: CompareClock) -> [UInt64]? {
+    public subscript(points clock: ProbeClock) -> [UInt64]? {
         get { switch clock { case .wire: wireRTTSamplesNanoseconds; case .app: appRTTSamplesNanoseconds; case .ping: pingRTTSamplesNanoseconds } }
         set {
             switch clock {
@@ -116,19 +117,19 @@ public struct CompareMethodReport: Codable, Sendable, Equatable {
         }
     }
 
-    public subscript(missing clock: CompareClock) -> String? {
+    public subscript(missing clock: ProbeClock) -> String? {
         get { switch clock { case .wire: wireClockMissing; case .app: appClockMissing; case .ping: pingClockMissing } }
         set { switch clock { case .wire: wireClockMissing = newValue; case .app: appClockMissing = newValue; case .ping: pingClockMissing = newValue } }
     }
 
     /// Whether any clock's statistics are known (a saved report of an older wirelat, or
     /// one that named no clock, has only `rtt_ns`).
-    public var knowsItsClocks: Bool { CompareClock.allCases.contains { self[summary: $0] != nil } }
+    public var knowsItsClocks: Bool { ProbeClock.allCases.contains { self[summary: $0] != nil } }
 
     /// This row as `clock` timed it: `rtt_ns`, `samples` and the sample list replaced by
     /// that clock's; nil when the clock did not time it. A row that knows none of its
     /// clocks is shown as it is under `primary`, its name marked "(clock unknown)".
-    public func viewed(as clock: CompareClock, primary: CompareClock) -> CompareMethodReport? {
+    public func viewed(as clock: ProbeClock, primary: ProbeClock) -> CompareMethodReport? {
         guard knowsItsClocks else {
             guard clock == primary else { return nil }
             var row = self
@@ -176,7 +177,7 @@ public struct CompareReport: Codable, Sendable, Equatable {
     public var notes: [String]
     /// The clock of the first table's columns (`--clock`); the other clocks follow in
     /// tables of their own.
-    public var clock: CompareClock
+    public var clock: ProbeClock
     /// ``CompareSentence``'s reading of the tables: wire with wire, app with app.
     public var sentence: String
     /// The app clock's p50 minus the wire clock's, for the request/response row (or the
@@ -184,7 +185,7 @@ public struct CompareReport: Codable, Sendable, Equatable {
     public var hostOverhead: HostOverhead?
 
     public init(target: String, rounds: Int, intervalNanoseconds: UInt64? = nil, methods: [CompareMethodReport],
-                notes: [String], clock: CompareClock = .wire) {
+                notes: [String], clock: ProbeClock = .wire) {
         self.target = target
         self.rounds = rounds
         self.intervalNanoseconds = intervalNanoseconds
@@ -196,12 +197,12 @@ public struct CompareReport: Codable, Sendable, Equatable {
     }
 
     /// The tables' clocks in print order: `primary` first, then wire, app, ping.
-    public static func clockOrder(primary: CompareClock) -> [CompareClock] {
-        [primary] + CompareClock.allCases.filter { $0 != primary }
+    public static func clockOrder(primary: ProbeClock) -> [ProbeClock] {
+        [primary] + ProbeClock.allCases.filter { $0 != primary }
     }
 
     /// Each row as `clock` timed it (rows it did not time left out).
-    public func rows(_ clock: CompareClock) -> [CompareMethodReport] {
+    public func rows(_ clock: ProbeClock) -> [CompareMethodReport] {
         methods.compactMap { $0.viewed(as: clock, primary: self.clock) }
     }
 
@@ -333,27 +334,27 @@ public enum CompareMerge {
         let label = m["label"] as? String ?? ProbeMethod(rawValue: method)?.label ?? method
         var clock = (m["clock"] as? String)
         let originalName = m["name"] as? String ?? method
-        if clock == nil && command == "capture" { clock = CompareClock.wire.rawValue }
+        if clock == nil && command == "capture" { clock = ProbeClock.wire.rawValue }
         var row = CompareMethodReport(
             command: command, method: method, name: "\(originalName) (\(file))", label: label,
             target: m["target"] as? String ?? fallbackTarget ?? "", samples: samples,
             sent: number(m["sent"]).map { Int($0) }, lost: lost, rttNanoseconds: summary, clock: clock,
             rttSamplesNanoseconds: points, source: source)
         var anyClock = false
-        for c in CompareClock.allCases {
+        for c in ProbeClock.allCases {
             if let object = m["\(c.rawValue)_rtt_ns"] as? [String: Any] {
                 let count = number(m["\(c.rawValue)_samples"]).map { u($0) }
-                    ?? (clock.flatMap(CompareClock.init(reportName:)) == c ? samples : 0)
+                    ?? (clock.flatMap(ProbeClock.init(reportName:)) == c ? samples : 0)
                 let list = (m["\(c.rawValue)_rtt_samples_ns"] as? [Any]).map { $0.map { u($0) } }
                 row.set(c, summary: summaryOf(object, count: count), samples: count,
-                        points: list ?? (clock.flatMap(CompareClock.init(reportName:)) == c ? points : nil))
+                        points: list ?? (clock.flatMap(ProbeClock.init(reportName:)) == c ? points : nil))
                 anyClock = true
             } else if let why = m["\(c.rawValue)_clock_missing"] as? String {
                 row[missing: c] = why
             }
         }
         // A report from before the two clocks: its one clock, when it names it.
-        if !anyClock, let c = clock.flatMap(CompareClock.init(reportName:)) {
+        if !anyClock, let c = clock.flatMap(ProbeClock.init(reportName:)) {
             row.set(c, summary: summary, samples: samples, points: points)
             row.clock = c.rawValue
         }
@@ -425,7 +426,7 @@ public enum CompareSentence {
     /// One reading per clock that timed both ICMP and a TCP method, each comparing rows of
     /// that clock alone ("By the wire clock, ICMP's p50 is …"); the single-clock sentence
     /// for rows that know none of their clocks.
-    public static func make(_ rows: [CompareMethodReport], clocks: [CompareClock]) -> String {
+    public static func make(_ rows: [CompareMethodReport], clocks: [ProbeClock]) -> String {
         guard rows.contains(where: \.knowsItsClocks) else { return make(rows) }
         var parts: [String] = []
         for clock in clocks where clock != .ping {
