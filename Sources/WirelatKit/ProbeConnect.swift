@@ -32,6 +32,7 @@ public final class ConnectProber: Prober {
         }
         defer { socket.close() }
         let address = target.address.withPort(port)
+        reply.timeNanoseconds = realtimeNanoseconds()
         let start = monotonicNanoseconds()
         var done: Bool
         do {

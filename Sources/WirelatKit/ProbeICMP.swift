@@ -3,8 +3,8 @@ import WirelatIO
 
 /// ICMP echo as iputils ping sends it (RFC 792 type 8, RFC 4443 §4.1 type 128): a ping
 /// socket (SOCK_DGRAM, IPPROTO_ICMP/ICMPV6) where net.ipv4.ping_group_range admits our
-/// group, a raw socket (CAP_NET_RAW) otherwise; icmp_seq from 1. The RTT comes from
-/// kernel timestamps (TX → RX) where the kernel gives them.
+/// group, a raw socket (CAP_NET_RAW) otherwise; icmp_seq from 1. Three clocks: wire
+/// (kernel TX → RX timestamps), ping's (user send time → kernel RX) and app.
 public final class ICMPProber: Prober {
     public let method = ProbeMethod.icmpEcho
     public var socketKind: String { socket.kind.rawValue }
@@ -78,7 +78,7 @@ public final class ICMPProber: Prober {
                                               sequenceNumber: sequence, payloadBytes: payloadBytes, nonce: nonce)
         let includesHeader = socket.includesIPv4Header
         return exchange(socket, send: request.encoded(source: source, destination: destination), to: sendAddress,
-                        reply: ProbeReply(seq: Int(sequence), outcome: .timeout), timeoutNanoseconds: timeoutNanoseconds,
+                        reply: ProbeReply(seq: Int(sequence), outcome: .timeout), pingClock: true, timeoutNanoseconds: timeoutNanoseconds,
                         stop: stop, buffer: buffer) { d, packet in
             ProbeMatch.echoAnswer(datagram: packet, includesIPv4Header: includesHeader, from: d.source,
                                   hopLimit: d.hopLimit, expecting: expectation)

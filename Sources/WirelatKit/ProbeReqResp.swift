@@ -101,6 +101,7 @@ public final class RequestResponseProber: Prober {
         if timestamps { _ = socket.drainTransmitTimestamps(control: control) }
         var request = [UInt8](repeating: 0, count: WireProtocol.messageHeaderSize)
         request.withUnsafeMutableBytes { MessageHeader(kind: .data, sequence: sequence, payloadLength: 0).write(to: $0) }
+        reply.timeNanoseconds = realtimeNanoseconds()
         let start = monotonicNanoseconds()
         guard socket.writeAll(request, timeoutNanoseconds: timeoutNanoseconds, stop: stop) else {
             broken = true

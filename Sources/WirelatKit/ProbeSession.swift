@@ -118,14 +118,14 @@ func errnoText(_ code: CInt) -> String { Errno.description(code) }
 
 /// One probe on a datagram socket (raw or ping): drops what is queued, sends `bytes`,
 /// and reads until `match` accepts a datagram, the timeout passes, or `stop` fires.
-/// The answered reply gets every clock there is: wire (kernel TX → kernel RX), ping's
-/// (send time in user space → kernel RX) and app (CLOCK_MONOTONIC before the send call
+/// The answered reply gets every clock there is: wire (kernel TX → kernel RX), with
+/// `pingClock` ping's (send time in user space → kernel RX), and app (CLOCK_MONOTONIC before the send call
 /// → return of the receive call); its send-to-reply time; and what `fill` takes from the
 /// answer. The TX timestamp is read from the error queue after the reply, so the app
 /// clock holds no more system calls than an application's own send and receive.
 /// A timeout returns `reply` as it was given.
 func exchange<T>(_ socket: RawSocket, send bytes: [UInt8], to address: SocketAddress, reply: ProbeReply,
-                 timeoutNanoseconds: UInt64, stop: StopSignal, buffer: UnsafeMutableRawBufferPointer,
+                 pingClock: Bool = false, timeoutNanoseconds: UInt64, stop: StopSignal, buffer: UnsafeMutableRawBufferPointer,
                  match: (RawSocket.Datagram, UnsafeRawBufferPointer) -> T?, fill: (inout ProbeReply, T) -> Void) -> ProbeStep {
     var reply = reply
     discardPending(socket, buffer: buffer)
@@ -168,18 +168,19 @@ func exchange<T>(_ socket: RawSocket, send bytes: [UInt8], to address: SocketAdd
             let rx = d.receiveTimestamp
             let transmit: Int64? = socket.timestamps ? socket.drainErrorQueue() : nil
             var wire: UInt64?
-            var ping: UInt64?
             if let tx = transmit, tx > 0, rx > 0, rx >= tx { wire = UInt64(rx - tx) }
-            if rx > 0, rx >= sentRealtime { ping = UInt64(rx - sentRealtime) }
+            let sendToRX: UInt64? = rx > 0 && rx >= sentRealtime ? UInt64(rx - sentRealtime) : nil
+            let ping = pingClock ? sendToRX : nil
             reply.setClocks(wire: wire, app: app, ping: ping)
             if wire == nil {
                 reply.wireClockMissing = socket.timestampsRefused.map { "no kernel timestamps: \($0)" }
                     ?? (rx <= 0 ? "no RX timestamp came with the reply" : "no TX timestamp on the error queue (the device gives none)")
             }
-            if ping == nil {
+            if pingClock, ping == nil {
                 reply.pingClockMissing = socket.timestampsRefused.map { "no kernel RX timestamp: \($0)" } ?? "no RX timestamp came with the reply"
             }
-            reply.sendToReplyNanoseconds = ping ?? app
+            reply.sendToReplyNanoseconds = sendToRX ?? app
+            reply.timeNanoseconds = sentRealtime
             fill(&reply, answer)
             return .reply(reply)
         }

@@ -184,4 +184,59 @@ struct ProbeReportTests {
         let mText = ProbeText.summary(m, host: "10.77.0.2")
         #expect(mText.contains("wire clock missing: no TX timestamp") && !mText.contains("host overhead"))
     }
+
+    @Test("--samples lines carry each clock measured; --hgrm sections parse back to the JSON's percentiles within the histogram's precision")
+    func samplesAndHgrm() throws {
+        var replies: [ProbeReply] = []
+        var state: UInt64 = 0x2545_F491_4F6C_DD1D
+        for i in 1...2000 {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            let wire = 8_000 + (state >> 33) % 20_000
+            var r = ProbeReply(seq: i, outcome: .reply)
+            r.setClocks(wire: wire, app: wire + 20_000 + (state >> 50) % 5_000, ping: wire + 12_000)
+            r.timeNanoseconds = 1_780_000_000_000_000_000 + Int64(i) * 1_000_000
+            replies.append(r)
+        }
+        replies.append(ProbeReply(seq: 2001, outcome: .timeout))
+        let report = ProbeReport(method: .icmpEcho, target: "10.77.0.2", socket: "raw", replies: replies,
+                                 intervalNanoseconds: 1, timeoutNanoseconds: 1, durationNanoseconds: 1)
+
+        let lines = replies.compactMap { $0.sampleLine(method: .icmpEcho) }
+        #expect(lines.count == 2000, "the timeout has no sample")
+        let first = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+        #expect(Set(first.keys) == ["method", "time_ns", "wire_rtt_ns", "app_rtt_ns", "ping_rtt_ns"])
+        #expect(first["method"] as? String == "icmp-echo" && first["time_ns"] as? Int == 1_780_000_000_001_000_000)
+        #expect(first["wire_rtt_ns"] as? Int == Int(replies[0].wireRTTNanoseconds!))
+        var appOnly = ProbeReply(seq: 0, outcome: .connected)
+        appOnly.setClocks(wire: nil, app: 120_000)
+        #expect(appOnly.sampleLine(method: .tcpConnect) == "{\"method\":\"tcp-connect\",\"time_ns\":0,\"app_rtt_ns\":120000}",
+                "a clock missing for a sample is left out")
+
+        let text = report.hgrm()
+        let object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(report)) as? [String: Any])
+        var sections: [String: [(milliseconds: Double, percentile: Double)]] = [:]
+        var current: String?
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("#[method=") {
+                let clock = line.split(separator: "clock=").last.map { String($0.dropLast()) }
+                #expect(line.hasPrefix("#[method=icmp-echo clock="))
+                current = clock
+                sections[clock ?? "", default: []] = []
+                continue
+            }
+            let fields = line.split(separator: " ")
+            guard let c = current, fields.count >= 3, let v = Double(fields[0]), let p = Double(fields[1]) else { continue }
+            sections[c, default: []].append((v, p))
+        }
+        #expect(Set(sections.keys) == ["wire", "ping", "app"])
+        for (clock, points) in sections {
+            let summary = try #require(object["\(clock)_rtt_ns"] as? [String: Any])
+            for (percentile, key) in [(0.5, "p50"), (0.9, "p90"), (0.99, "p99")] {
+                let expected = Double(try #require(summary[key] as? Int))
+                let point = try #require(points.first { $0.percentile >= percentile })
+                // Three significant digits: values within 0.1% of each other share a bucket.
+                #expect(abs(point.milliseconds * 1e6 - expected) <= expected * 0.002 + 1_000, "\(clock) \(key): .hgrm \(point.milliseconds) ms, JSON \(expected) ns")
+            }
+        }
+    }
 }

@@ -59,6 +59,15 @@ public enum ProbeClock: String, Codable, Sendable, CaseIterable {
     /// reply, the mixed clock iputils ping prints as `time=`.
     case ping
 
+    /// What the clock is for `method`: connect's wire clock is the kernel's TCP_INFO sample.
+    public func label(for method: ProbeMethod) -> String {
+        switch (self, method) {
+        case (.wire, .tcpConnect): return "wire: the kernel's handshake RTT sample, TCP_INFO tcpi_rtt (µs resolution; excludes the wake-up)"
+        case (.app, .tcpConnect): return "app: CLOCK_MONOTONIC from connect() → writable (includes system calls and the wake-up)"
+        default: return label
+        }
+    }
+
     public var label: String {
         switch self {
         case .wire: return "wire: kernel software timestamps, TX at the device → RX at the device (SO_TIMESTAMPING; excludes both wake-ups)"
@@ -98,6 +107,8 @@ public struct ProbeReply: Codable, Sendable, Equatable {
     /// CLOCK_MONOTONIC): unlike kernel TX → RX, this includes what the first packet may
     /// wait for before it leaves (ARP, neighbour discovery). The first-probe rule uses it.
     public var sendToReplyNanoseconds: UInt64?
+    /// When the probe was sent: ns since the epoch (CLOCK_REALTIME), as capture's samples' `time_ns`.
+    public var timeNanoseconds: Int64?
     public var detail: String?
 
     /// A reply timed on one clock: `rttNanoseconds` is also that clock's own field.
@@ -145,7 +156,19 @@ public struct ProbeReply: Codable, Sendable, Equatable {
         case wireClockMissing = "wire_clock_missing", pingClockMissing = "ping_clock_missing"
         case length = "len", ttl, ipID = "ip_id"
         case dontFragment = "df", sourcePort = "sport", localPort = "local_port", flags, window = "win"
-        case sendToReplyNanoseconds = "send_to_reply_ns", detail
+        case sendToReplyNanoseconds = "send_to_reply_ns", timeNanoseconds = "time_ns", detail
+    }
+
+    /// The `--samples` line of an answered probe (INTERFACE.md, "Two clocks"), each clock
+    /// measured for it: `{"method":"tcp-syn","time_ns":…,"wire_rtt_ns":9512,"app_rtt_ns":31877}`
+    /// (and `"ping_rtt_ns"` for ICMP); nil for an unanswered probe.
+    public func sampleLine(method: ProbeMethod) -> String? {
+        guard outcome.answered, rttNanoseconds != nil else { return nil }
+        var line = "{\"method\":\"\(method.rawValue)\",\"time_ns\":\(timeNanoseconds ?? 0)"
+        for clock in ProbeReport.clocks(for: method) {
+            if let v = rtt(clock) { line += ",\"\(clock.rawValue)_rtt_ns\":\(v)" }
+        }
+        return line + "}"
     }
 }
 
@@ -300,7 +323,7 @@ public struct ProbeReport: Codable, Sendable, Equatable {
         samples = recorder.count
         rttNanoseconds = recorder.summary()
         clock = chosen ?? answered.first?.clock
-        clockLabel = clock?.label
+        clockLabel = clock?.label(for: method)
 
         firstProbe = FirstProbeVerdict.evaluate(replies.map { $0.outcome.answered ? $0.sendToReplyNanoseconds ?? $0.rttNanoseconds : nil })
         if firstProbe?.apart == true {
@@ -333,6 +356,22 @@ public struct ProbeReport: Codable, Sendable, Equatable {
         default:
             return method.label
         }
+    }
+
+    /// Every clock's distribution as HdrHistogram's percentile-distribution text (the
+    /// `.hgrm` wrk2 prints and HdrHistogram's plotter reads), one section per clock
+    /// measured, each opened by `#[method=<m> clock=<c>]`. Values in milliseconds.
+    public func hgrm() -> String {
+        var text = ""
+        for clock in Self.clocks(for: method) {
+            var recorder = LatencyRecorder()
+            for r in replies where r.outcome.answered && r.rttNanoseconds != nil {
+                if let v = r.rtt(clock) { recorder.record(v) }
+            }
+            guard !recorder.isEmpty else { continue }
+            text += "#[method=\(method.rawValue) clock=\(clock.rawValue)]\n" + recorder.percentileDistribution()
+        }
+        return text
     }
 
     /// Whether anything answered: `wirelat probe` exits 1 when nothing did.

@@ -46,7 +46,7 @@ public enum ProbeText {
         var rtt = r.rttNanoseconds.map { "rtt=\(ms($0)) ms" } ?? ""
         if let clock = r.clock {
             rtt += " clock=\(clock.rawValue)"
-            for other in ProbeClock.allCases where other != clock {
+            for other in ProbeReport.clocks(for: method) where other != clock {
                 if let v = r.rtt(other) { rtt += " \(other.rawValue)=\(ms(v)) ms" }
             }
         }
@@ -188,7 +188,7 @@ public enum ProbeText {
             let values = [Double(q.min), Double(q.p50), Double(q.p90), Double(q.p99), Double(q.p999), Double(q.max), q.mean, q.stddev]
             out += padRight(clock.rawValue, 11) + values.map { pad(formatFixed($0 / 1000, 1), width) }.joined() + "\n"
         }
-        for (clock, summary, _) in rows where summary != nil { out += "  \(clock.label)\n" }
+        for (clock, summary, _) in rows where summary != nil { out += "  \(clock.label(for: report.method))\n" }
         for (clock, _, missing) in rows {
             if let missing { out += "\(clock.rawValue) clock missing: \(missing)\n" }
         }
