@@ -241,6 +241,16 @@ struct ProbeClockTests {
         #expect(merged.rows(.wire).allSatisfy { !$0.name.contains("clock unknown") })
     }
 
+    @Test("the page plots each clock apart: a CDF and a histogram per clock, each chart's ids its own")
+    func pagePerClock() throws {
+        let html = ComparePage.html(CompareReport(target: "t", rounds: 40, methods: rows, notes: []))
+        #expect(html.components(separatedBy: "<svg").count - 1 == 4, "wire and app: two charts each")
+        for id in ["cdf-wire-clip", "hist-wire-clip", "cdf-app-clip", "hist-app-clip"] {
+            #expect(html.components(separatedBy: "id=\"\(id)\"").count == 2, "\(id) once")
+        }
+        #expect(html.contains(ComparePage.escape(ProbeClock.app.title)) && html.contains("tcp-syn: no app clock"))
+    }
+
     @Test("--hgrm: a section per row and clock; parsed back, its percentiles are the JSON's within the histogram's precision")
     func hgrm() throws {
         let report = CompareReport(target: "t", rounds: 40, methods: rows, notes: [])
