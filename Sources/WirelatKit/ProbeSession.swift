@@ -119,9 +119,9 @@ func errnoText(_ code: CInt) -> String { Errno.description(code) }
 /// One probe on a datagram socket (raw or ping): drops what is queued, sends `bytes`,
 /// and reads until `match` accepts a datagram, the timeout passes, or `stop` fires.
 /// The answered reply gets every clock there is: wire (kernel TX → kernel RX), with
-/// `pingClock` ping's (send time in user space → kernel RX), and app (CLOCK_MONOTONIC before the send call
-/// → return of the receive call); its send-to-reply time; and what `fill` takes from the
-/// answer. The TX timestamp is read from the error queue after the reply, so the app
+/// `pingClock` ping's (send time in user space → kernel RX), and app (CLOCK_MONOTONIC
+/// before the send call → return of the receive call); its send-to-reply time; and what
+/// `fill` takes from the answer. The TX timestamp is read from the error queue after the reply, so the app
 /// clock holds no more system calls than an application's own send and receive.
 /// A timeout returns `reply` as it was given.
 func exchange<T>(_ socket: RawSocket, send bytes: [UInt8], to address: SocketAddress, reply: ProbeReply,
