@@ -231,15 +231,12 @@ public final class Client {
             if ev.contains(.writable) || ev.contains(.hangup) { connected(c) }
             return
         }
-        if ev.contains(.error) && c.kernelTimestamps {
-            c.collectTransmitTimestamp()
-            if let e = c.socket.pendingError() {
-                lost(c, e)
-                return
-            }
-        }
+        // With timestamps on, EPOLLERR also means a TX timestamp in the error queue. A
+        // socket error is left for the read to report, after what the server sent before
+        // it (its error message) has been read.
+        if ev.contains(.error) && c.kernelTimestamps { c.collectTransmitTimestamp() }
         if ev.contains(.writable) { continueSending(c) }
-        if ev.contains(.readable) || ev.contains(.hangup) || (ev.contains(.error) && !c.kernelTimestamps) {
+        if ev.contains(.readable) || ev.contains(.hangup) || ev.contains(.error) {
             readFrom(c)
         }
         if direct { runDirect(c) }

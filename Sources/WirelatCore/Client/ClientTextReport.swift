@@ -106,7 +106,8 @@ public enum ClientTextReport {
 
     /// The --sweep table: one row per payload size.
     public static func sweep(_ reports: [ClientReport]) -> String {
-        var out = "\nPayload sweep, TCP request/response RTT (ms)\n"
+        let clocks = Set(reports.map(\.clock.rawValue)).sorted().joined(separator: "/")
+        var out = "\nPayload sweep, TCP request/response RTT (ms, \(clocks) clock)\n"
         out += "\(leftPad("length", 8)) \(leftPad("samples", 9)) \(leftPad("rt/s", 9)) \(leftPad("min", 8)) \(leftPad("p50", 8)) \(leftPad("p90", 8)) \(leftPad("p99", 8)) \(leftPad("max", 8)) \(leftPad("mean", 8)) \(leftPad("stddev", 8))\n"
         for r in reports {
             let s = r.rttNanoseconds
