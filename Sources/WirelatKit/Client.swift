@@ -714,7 +714,7 @@ public final class Client {
     private var sendBuffer: (send: Int, receive: Int)?
 
     /// True once any connection has kernel timestamps on: `rtt_ns` is then the wire clock.
-    private var wireClockTaken: Bool { connections.contains { $0.kernelTimestamps } }
+    public var wireClockTaken: Bool { connections.contains { $0.kernelTimestamps } }
 
     /// Why no round trip has a wire time when nothing more specific was recorded.
     private var wireMissingReason: String {

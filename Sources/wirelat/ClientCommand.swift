@@ -154,10 +154,12 @@ struct ClientCommand: ParsableCommand {
                 throw CommandFailure("\(error)", .measurementFailed)
             }
             var events = ClientEvents()
+            // The client, for the ready event to ask which clock the interval lines are on.
+            var running: Client?
             let sweeping = sizes.count > 1
             events.ready = { ready in
                 if n == 0 { say(ClientTextReport.ready(time: localTimeOfDay(), thinkTimeNanoseconds: ready.thinkTimeNanoseconds, diskWrite: ready.diskWrite)) }
-                if !sweeping { say(ClientTextReport.intervalHeader) }
+                if !sweeping { say(ClientTextReport.intervalHeader(s, wire: running?.wireClockTaken ?? false)) }
             }
             events.interval = { i in
                 guard !sweeping else { return }
@@ -168,6 +170,7 @@ struct ClientCommand: ParsableCommand {
                 }
             }
             let client = Client(settings: s, loop: loop, events: events)
+            running = client
             do {
                 // A second Ctrl-C ends the wait for replies still due, a third kills.
                 try loop.onInterrupt(tolerating: 2) { [weak client] _ in client?.interrupt() }
@@ -175,6 +178,7 @@ struct ClientCommand: ParsableCommand {
                 complain("\(error)")
             }
             let report = client.run()
+            running = nil
             reports.append(report)
             if let path = samples {
                 exports.append((ClientExport.samplesJSONLines(method: report.method, client.samples), path, "--samples"))

@@ -32,6 +32,12 @@ public enum ClientTextReport {
     public static let intervalHeader =
         "                    Throughput        Latency   Round trips/s        p50        p99\n"
 
+    /// The interval header, and which clock its latency columns are on.
+    public static func intervalHeader(_ s: ClientSettings, wire: Bool) -> String {
+        let clock = s.rate != nil ? "app clock, from each request's intended send time" : wire ? "wire clock" : "app clock"
+        return intervalHeader.dropLast() + "   (latency: \(clock))\n"
+    }
+
     public static func interval(time: String, _ i: IntervalReport) -> String {
         let mb = formatFixed(i.throughputBytesPerSecond / 1_048_576, 3) + " Mbytes/s"
         return "\(time) \(leftPad(mb, 18)) \(leftPad(ms(i.rttNanoseconds.mean), 14)) \(leftPad(formatFixed(i.roundtripsPerSecond, 0), 15))"
