@@ -771,7 +771,7 @@ public final class Client {
         var r = ClientReport(
             method: settings.method, target: target?.description ?? "\(settings.host):\(settings.port)",
             mode: settings.mode, length: settings.length, connections: settings.connections,
-            samples: summary.count, rttNanoseconds: summary,
+            samples: appTotal.count, rttNanoseconds: summary,
             roundtripsPerSecond: seconds > 0 ? Double(totalRoundtrips) / seconds : 0,
             throughputBytesPerSecond: seconds > 0 ? Double(totalPayloadBytes) / seconds : 0,
             intervals: intervals, requestBytes: settings.requestBytes,
