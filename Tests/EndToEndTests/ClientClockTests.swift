@@ -104,7 +104,7 @@ struct ClientClockEndToEnd {
         }
     }
 
-    @Test("--timestamps monotonic: the app clock alone, the report says why the wire clock is missing; a bad value exits 64 naming the valid ones")
+    @Test("--timestamps monotonic and async mode: the app clock alone, the report says why the wire clock is missing; bad --timestamps and --wire-every values exit 64")
     func appClockOnly() async throws {
         try await withLoopbackServer("clock-app", port: 23_612) { dir, port, _ in
             let jsonPath = dir.file("app.json")
@@ -120,6 +120,18 @@ struct ClientClockEndToEnd {
             let bad = try await runWirelat(["client", "127.0.0.1", "--port", "\(port)", "--timestamps", "tsc"], in: dir)
             #expect(bad.exit.status == 64, "\(bad.exit)")
             #expect(bad.stderr.contains("monotonic") && bad.stderr.contains("kernel"), "\(bad.stderr)")
+
+            // Async mode: the app clock, and why not the wire one.
+            let asyncPath = dir.file("async.json")
+            let streamed = try await runWirelat(["client", "127.0.0.1", "--port", "\(port)", "--duration", "300ms", "--mode", "async",
+                                                 "--length", "1000", "--json", asyncPath], in: dir)
+            #expect(streamed.exit.status == 0, "\(streamed.stderr)")
+            let asyncReport = try readJSON(asyncPath)
+            #expect(asyncReport["clock"] as? String == "app" && asyncReport["wire_rtt_ns"] == nil && asyncReport["app_rtt_ns"] is [String: Any])
+            #expect((asyncReport["wire_clock_missing"] as? String)?.hasPrefix("async mode") == true, "\(asyncReport["wire_clock_missing"] ?? "absent")")
+
+            let never = try await runWirelat(["client", "127.0.0.1", "--port", "\(port)", "--wire-every", "0"], in: dir)
+            #expect(never.exit.status == 64 && never.stderr.contains("--wire-every"), "\(never.exit) \(never.stderr)")
         }
     }
 }
