@@ -22,9 +22,17 @@ public final class Client {
     private var failure: String?
     private var interrupted = false
 
+    /// With --rate: latency from each request's intended send time (app clock).
     private var total = LatencyRecorder()
-    private var service = LatencyRecorder()
     private var current = LatencyRecorder()
+    private var wireTotal = LatencyRecorder()
+    private var wireCurrent = LatencyRecorder()
+    private var appTotal = LatencyRecorder()
+    private var appCurrent = LatencyRecorder()
+    /// Why the wire clock is not taken, when it is not.
+    private var wireMissing: String?
+    /// Every round trip on both clocks, kept only for `--samples`.
+    public private(set) var samples: [ClientSample] = []
     private var intervals: [IntervalReport] = []
     private var totalPayloadBytes: UInt64 = 0
     private var currentPayloadBytes: UInt64 = 0
@@ -223,15 +231,12 @@ public final class Client {
             if ev.contains(.writable) || ev.contains(.hangup) { connected(c) }
             return
         }
-        if ev.contains(.error) && settings.timestamps == .kernel {
-            c.drainTransmitTimestamps()
-            if let e = c.socket.pendingError() {
-                lost(c, e)
-                return
-            }
-        }
+        // With timestamps on, EPOLLERR also means a TX timestamp in the error queue. A
+        // socket error is left for the read to report, after what the server sent before
+        // it (its error message) has been read.
+        if ev.contains(.error) && c.kernelTimestamps { c.collectTransmitTimestamp() }
         if ev.contains(.writable) { continueSending(c) }
-        if ev.contains(.readable) || ev.contains(.hangup) || (ev.contains(.error) && settings.timestamps != .kernel) {
+        if ev.contains(.readable) || ev.contains(.hangup) || ev.contains(.error) {
             readFrom(c)
         }
         if direct { runDirect(c) }
@@ -248,13 +253,14 @@ public final class Client {
     }
 
     private func connected(_ c: ClientConnection) {
-        if settings.timestamps == .kernel {
-            // SOF_TIMESTAMPING_OPT_ID needs an established TCP connection.
+        if settings.takesWireClock {
+            // SOF_TIMESTAMPING_OPT_ID needs an established TCP connection. A kernel that
+            // refuses leaves the app clock, and the report says why the wire one is missing.
             do {
-                try c.socket.enableSoftwareTimestamps()
+                try c.socket.enableReceiveTimestamps()
+                c.kernelTimestamps = true
             } catch {
-                fail("kernel timestamps unavailable: \(error)")
-                return
+                wireMissing = "no kernel timestamps: \(error)"
             }
         }
         c.state = .awaitingReady
@@ -306,6 +312,7 @@ public final class Client {
     private func sendRequest(_ c: ClientConnection, intended: UInt64) {
         guard phase == .running, c.state == .idle else { return }
         c.prepareRequest(ackRequested: true)
+        c.stampThisRequest = c.kernelTimestamps && c.sequence % settings.wireEvery == 0
         c.intendedStart = intended
         c.state = .awaitingReply
         c.sendStart = monotonicNanoseconds()
@@ -472,7 +479,7 @@ public final class Client {
                 return
             }
             c.outstanding.removeFirst()
-            record(now &- first.sentAt, service: nil, at: now, roundtrip: false)
+            record(app: now &- first.sentAt, wire: nil, intended: nil, at: now, roundtrip: false)
             if c.state == .endSent && c.outstanding.isEmpty { return }
             if phase == .running { pumpAsync(c) }
             return
@@ -481,20 +488,23 @@ public final class Client {
             protocolFailure(c, "reply \(sequence) where \(c.sequence) was expected")
             return
         }
-        var rtt = now &- c.sendStart
-        if settings.timestamps == .kernel {
-            c.drainTransmitTimestamps()
-            if c.lastRxTimestamp > 0, c.lastTxTimestamp > 0, c.lastRxTimestamp > c.lastTxTimestamp {
-                rtt = UInt64(c.lastRxTimestamp - c.lastTxTimestamp)
+        let app = now &- c.sendStart
+        var wire: UInt64?
+        let received = c.lastRxTimestamp
+        if c.kernelTimestamps && c.stampThisRequest {
+            if c.lastTxTimestamp == 0 { c.collectTransmitTimestamp() }
+            if received > 0, c.lastTxTimestamp > 0, received > c.lastTxTimestamp {
+                wire = UInt64(received - c.lastTxTimestamp)
             } else {
                 kernelFallbacks += 1
             }
             c.lastTxTimestamp = 0
+            c.lastRxTimestamp = 0
         }
-        if ratePeriod > 0 {
-            record(now &- c.intendedStart, service: rtt, at: now, roundtrip: true)
-        } else {
-            record(rtt, service: nil, at: now, roundtrip: true)
+        record(app: app, wire: wire, intended: ratePeriod > 0 ? now &- c.intendedStart : nil, at: now, roundtrip: true)
+        if settings.keepSamples {
+            samples.append(ClientSample(timeNanoseconds: received > 0 ? received : realtimeNanoseconds(),
+                                        wireRttNanoseconds: wire, appRttNanoseconds: app))
         }
         c.sequence &+= 1
         c.state = .idle
@@ -545,10 +555,17 @@ public final class Client {
     }
 
     @inline(__always)
-    private func record(_ rtt: UInt64, service serviceTime: UInt64?, at now: UInt64, roundtrip: Bool) {
-        total.record(rtt)
-        current.record(rtt)
-        if let s = serviceTime { service.record(s) }
+    private func record(app: UInt64, wire: UInt64?, intended: UInt64?, at now: UInt64, roundtrip: Bool) {
+        appTotal.record(app)
+        appCurrent.record(app)
+        if let wire {
+            wireTotal.record(wire)
+            wireCurrent.record(wire)
+        }
+        if let intended {
+            total.record(intended)
+            current.record(intended)
+        }
         lastCompletion = now
         if roundtrip {
             totalRoundtrips += 1
@@ -601,16 +618,21 @@ public final class Client {
 
     private func closeInterval(at now: UInt64) {
         let span = Double(now &- intervalStart) / 1e9
-        let report = IntervalReport(
+        let primary = ratePeriod > 0 ? current : wireClockTaken ? wireCurrent : appCurrent
+        var report = IntervalReport(
             startSeconds: Double(intervalStart &- startTime) / 1e9,
             endSeconds: Double(now &- startTime) / 1e9,
-            samples: current.count,
+            samples: primary.count,
             roundtripsPerSecond: span > 0 ? Double(currentRoundtrips) / span : 0,
             throughputBytesPerSecond: span > 0 ? Double(currentPayloadBytes) / span : 0,
-            rttNanoseconds: current.summary())
+            rttNanoseconds: primary.summary())
+        if wireClockTaken { report.wireRttNanoseconds = wireCurrent.summary() }
+        report.appRttNanoseconds = appCurrent.summary()
         intervals.append(report)
         events.interval(report)
         current.reset()
+        wireCurrent.reset()
+        appCurrent.reset()
         currentRoundtrips = 0
         currentPayloadBytes = 0
         intervalStart = now
@@ -666,7 +688,7 @@ public final class Client {
         if phase == .running { testEnd = monotonicNanoseconds() }
         if phase == .running || phase == .ending {
             let now = lastCompletion
-            if current.count > 0 && Double(now &- intervalStart) >= Double(settings.intervalNanoseconds) * 0.1 {
+            if appCurrent.count > 0 && Double(now &- intervalStart) >= Double(settings.intervalNanoseconds) * 0.1 {
                 closeInterval(at: now)
             }
         }
@@ -690,6 +712,27 @@ public final class Client {
     }
 
     private var sendBuffer: (send: Int, receive: Int)?
+
+    /// True once any connection has kernel timestamps on: `rtt_ns` is then the wire clock.
+    public var wireClockTaken: Bool { connections.contains { $0.kernelTimestamps } }
+
+    /// Why no round trip has a wire time when nothing more specific was recorded.
+    private var wireMissingReason: String {
+        if settings.mode == .async {
+            return "async mode: requests are streamed and acknowledged in batches, so an acknowledgement has no request TX → reply RX pair of its own"
+        }
+        if !settings.takesWireClock { return "--timestamps monotonic: the application's clock only" }
+        if totalRoundtrips == 0 { return "no round trip completed" }
+        return "no reply came with both kernel timestamps (TX of the request, RX of the reply)"
+    }
+
+    /// The histograms behind the report, for `--hgrm`: wire and app, where measured.
+    public func distributions() -> [(clock: String, recorder: LatencyRecorder)] {
+        var out: [(clock: String, recorder: LatencyRecorder)] = []
+        if wireTotal.count > 0 { out.append((RoundTripClock.wire.rawValue, wireTotal)) }
+        out.append((RoundTripClock.app.rawValue, appTotal))
+        return out
+    }
 
     private func lost(_ c: ClientConnection, _ error: SystemError?) {
         if c.state == .connecting {
@@ -723,26 +766,36 @@ public final class Client {
         let stopped = max(lastCompletion, testEnd)
         let end = stopped > startTime ? stopped : monotonicNanoseconds()
         let seconds = startTime > 0 ? Double(end &- startTime) / 1e9 : 0
-        let summary = total.summary()
+        let clock: RoundTripClock = ratePeriod == 0 && wireTotal.count > 0 ? .wire : .app
+        let summary = ratePeriod > 0 ? total.summary() : clock == .wire ? wireTotal.summary() : appTotal.summary()
         var r = ClientReport(
             method: settings.method, target: target?.description ?? "\(settings.host):\(settings.port)",
             mode: settings.mode, length: settings.length, connections: settings.connections,
-            samples: summary.count, rttNanoseconds: summary,
+            samples: appTotal.count, rttNanoseconds: summary,
             roundtripsPerSecond: seconds > 0 ? Double(totalRoundtrips) / seconds : 0,
             throughputBytesPerSecond: seconds > 0 ? Double(totalPayloadBytes) / seconds : 0,
             intervals: intervals, requestBytes: settings.requestBytes,
-            replyBytes: WireProtocol.replySize, clock: settings.timestamps,
+            replyBytes: WireProtocol.replySize, clock: clock,
             durationSeconds: seconds, completed: failure == nil)
         r.error = failure
         r.interrupted = interrupted
         if abandonedReplies > 0 { r.repliesAbandoned = abandonedReplies }
         r.socketSendBuffer = sendBuffer?.send
         r.socketReceiveBuffer = sendBuffer?.receive
+        r.appRttNanoseconds = appTotal.summary()
+        if wireTotal.count > 0 {
+            r.wireRttNanoseconds = wireTotal.summary()
+        } else {
+            r.wireClockMissing = wireMissing ?? wireMissingReason
+        }
         if ratePeriod > 0 {
             r.rateTarget = settings.rate
-            r.serviceTimeNanoseconds = service.summary()
+            r.serviceTimeNanoseconds = r.wireRttNanoseconds ?? r.appRttNanoseconds
         }
-        if settings.timestamps == .kernel { r.kernelTimestampFallbacks = kernelFallbacks }
+        if wireClockTaken {
+            r.kernelTimestampFallbacks = kernelFallbacks
+            r.wireEvery = settings.wireEvery
+        }
         if let ready = serverReady {
             serverSide.thinkTimeNanoseconds = ready.thinkTimeNanoseconds
             serverSide.diskWrite = ready.diskWrite
@@ -767,7 +820,14 @@ final class ClientConnection {
     let index: Int
     let socket: TCPSocket
     let payloadLength: Int
-    let kernelTimestamps: Bool
+    /// SO_TIMESTAMPING is on: reads take the RX timestamp, and each request's TX timestamp
+    /// is read from the error queue by its OPT_ID key.
+    var kernelTimestamps = false
+    /// Bytes written since timestamping was enabled, wrapping: the OPT_ID key of the
+    /// last byte written is this minus 1.
+    var timestampedBytes: UInt32 = 0
+    /// The request being written asks for its TX timestamp (every `--wire-every`th does).
+    var stampThisRequest = false
     var state = State.connecting
     var registered = false
     var watchingWrite = true
@@ -800,7 +860,6 @@ final class ClientConnection {
         self.index = index
         self.socket = socket
         payloadLength = settings.length
-        kernelTimestamps = settings.timestamps == .kernel
         request = .allocate(byteCount: WireProtocol.messageHeaderSize + settings.length, alignment: 16)
         control256 = .allocate(byteCount: 512, alignment: 16)
         UnsafeMutableRawBufferPointer(rebasing: request[WireProtocol.messageHeaderSize...]).copyMemory(from: payload)
@@ -842,9 +901,12 @@ final class ClientConnection {
     @inline(__always)
     func writeRequest() throws(SystemError) -> Bool {
         while sendOffset < sendLength {
-            let result = try socket.write(UnsafeRawBufferPointer(rebasing: request[sendOffset..<sendLength]))
+            let rest = UnsafeRawBufferPointer(rebasing: request[sendOffset..<sendLength])
+            // Every write of a timed request asks for a stamp: the one of its last byte is kept.
+            let result = try stampThisRequest ? socket.writeRequestingTransmitTimestamp(rest) : socket.write(rest)
             guard case .processed(let n) = result else { return false }
             sendOffset += n
+            timestampedBytes &+= UInt32(truncatingIfNeeded: n)
         }
         return true
     }
@@ -857,6 +919,7 @@ final class ClientConnection {
             }.get()
             guard case .processed(let n) = result else { return false }
             pendingOffset += n
+            timestampedBytes &+= UInt32(truncatingIfNeeded: n)
         }
         pending = []
         pendingOffset = 0
@@ -876,9 +939,14 @@ final class ClientConnection {
         }
     }
 
-    /// Reads the error queue for TX timestamps (SOF_TIMESTAMPING_TX_SOFTWARE),
-    /// keeping the latest.
-    func drainTransmitTimestamps() {
-        if let ts = socket.drainTransmitTimestamps(control: control256) { lastTxTimestamp = ts }
+    /// Reads the error queue (SOF_TIMESTAMPING_TX_SOFTWARE): while a request waits for its
+    /// reply, up to the TX timestamp of its last byte, kept in `lastTxTimestamp`; otherwise
+    /// (the hello, the end message) all of it, dropped.
+    func collectTransmitTimestamp() {
+        if state == .awaitingReply && stampThisRequest && sendLength == 0 {
+            if let ts = socket.transmitTimestamp(key: timestampedBytes &- 1, control: control256) { lastTxTimestamp = ts }
+        } else {
+            _ = socket.drainTransmitTimestamps(control: control256)
+        }
     }
 }

@@ -54,8 +54,11 @@ struct ClientCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Repeat the test for each payload size (e.g. 0,250,1000) and print a table.")
     var sweep: String?
 
-    @Option(help: "Which clock times each round trip: monotonic (user space) or kernel (SO_TIMESTAMPING software TX/RX; sync mode).")
-    var timestamps: TimestampSource = .monotonic
+    @Option(help: ArgumentHelp("Clocks of each sync round trip: kernel (the default in sync mode) takes both, wire (SO_TIMESTAMPING software TX → RX) and app (CLOCK_MONOTONIC send → receive), and rtt_ns is wire; monotonic takes app alone. Async mode takes app alone.", valueName: "kernel|monotonic"))
+    var timestamps: TimestampSource?
+
+    @Option(name: .customLong("wire-every"), parsing: .unconditional, help: ArgumentHelp("Time the wire clock on every Nth round trip (1: every one); each timed one costs a read of the error queue. The app clock times every round trip.", valueName: "N"))
+    var wireEvery: UInt32 = 1
 
     @Flag(help: "Ask the server to write and fsync each request before replying (needs `server --write-dir`).")
     var write = false
@@ -64,6 +67,12 @@ struct ClientCommand: ParsableCommand {
 
     @Option(help: "Also write the text report to FILE (oratcptest's -output).")
     var output: String?
+
+    @Option(help: ArgumentHelp("Write every round trip as a JSON line, {\"method\",\"time_ns\",\"wire_rtt_ns\",\"app_rtt_ns\"} (a clock missing for a round trip is left out).", valueName: "FILE"))
+    var samples: String?
+
+    @Option(help: ArgumentHelp("Write each clock's distribution in HdrHistogram's percentile-distribution text (.hgrm, ms), one section per clock opened by #[method=… clock=…].", valueName: "FILE"))
+    var hgrm: String?
 
     @Flag(help: "Also print each interval's full distribution.")
     var verbose = false
@@ -82,6 +91,8 @@ struct ClientCommand: ParsableCommand {
         s.timeoutNanoseconds = timeout.nanoseconds
         s.timestamps = timestamps
         s.wantsDiskWrite = write
+        s.keepSamples = samples != nil
+        s.wireEvery = wireEvery
         return s
     }
 
@@ -101,10 +112,14 @@ struct ClientCommand: ParsableCommand {
             if let problem = try settings(length: l).validationError() { throw ValidationError(problem) }
         }
         if timestamps == .kernel && mode == .async { throw ValidationError("--timestamps kernel applies to sync mode only") }
+        if wireEvery < 1 || wireEvery > 1_000_000 { throw ValidationError("--wire-every must be a whole number from 1 to 1000000 (got \(wireEvery))") }
+        if sweep != nil && (samples != nil || hgrm != nil) {
+            throw ValidationError("--samples and --hgrm describe one test; leave them out with --sweep")
+        }
     }
 
     func run() throws {
-        try outputs.checkPaths(with: [("--output", output)])
+        try outputs.checkPaths(with: [("--output", output), ("--samples", samples), ("--hgrm", hgrm)])
         let json = outputs.json
         ignoreSIGPIPE()
         raiseDescriptorLimit()
@@ -128,6 +143,7 @@ struct ClientCommand: ParsableCommand {
         say("\n")
 
         var reports: [ClientReport] = []
+        var exports: [(bytes: [UInt8], path: String, option: String)] = []
         var interruptedAll = false
         for (n, size) in sizes.enumerated() {
             let s = try settings(length: size)
@@ -138,10 +154,12 @@ struct ClientCommand: ParsableCommand {
                 throw CommandFailure("\(error)", .measurementFailed)
             }
             var events = ClientEvents()
+            // The client, for the ready event to ask which clock the interval lines are on.
+            var running: Client?
             let sweeping = sizes.count > 1
             events.ready = { ready in
                 if n == 0 { say(ClientTextReport.ready(time: localTimeOfDay(), thinkTimeNanoseconds: ready.thinkTimeNanoseconds, diskWrite: ready.diskWrite)) }
-                if !sweeping { say(ClientTextReport.intervalHeader) }
+                if !sweeping { say(ClientTextReport.intervalHeader(s, wire: running?.wireClockTaken ?? false)) }
             }
             events.interval = { i in
                 guard !sweeping else { return }
@@ -152,6 +170,7 @@ struct ClientCommand: ParsableCommand {
                 }
             }
             let client = Client(settings: s, loop: loop, events: events)
+            running = client
             do {
                 // A second Ctrl-C ends the wait for replies still due, a third kills.
                 try loop.onInterrupt(tolerating: 2) { [weak client] _ in client?.interrupt() }
@@ -159,7 +178,14 @@ struct ClientCommand: ParsableCommand {
                 complain("\(error)")
             }
             let report = client.run()
+            running = nil
             reports.append(report)
+            if let path = samples {
+                exports.append((ClientExport.samplesJSONLines(method: report.method, client.samples), path, "--samples"))
+            }
+            if let path = hgrm {
+                exports.append((Array(ClientExport.hgrm(method: report.method, client.distributions()).utf8), path, "--hgrm"))
+            }
             if sweeping {
                 say("\(localTimeOfDay()) length \(size): \(report.samples) round trips, p50 \(formatMilliseconds(Double(report.rttNanoseconds.p50))) ms, avg \(formatMilliseconds(report.rttNanoseconds.mean)) ms\n")
             }
@@ -193,6 +219,7 @@ struct ClientCommand: ParsableCommand {
         var saved = true
         if let json { saved = saveOutput(try jsonBytes(final), to: json, option: "--json") && saved }
         if let output { saved = saveOutput(Array(text.utf8), to: output, option: "--output") && saved }
+        for e in exports { saved = saveOutput(e.bytes, to: e.path, option: e.option) && saved }
         if let error = final.error { throw CommandFailure(error, .measurementFailed) }
         if !saved { throw ExitCode.badInput }
     }

@@ -62,7 +62,8 @@ struct RTTCaptureEndToEnd {
             #expect(dropped, "the capture dropped packets, so counts cannot match:\n\(capture.stderr)")
             let clientReport = try readJSON(clientPath)
             let clientSamples = try #require(integer(clientReport["samples"]), "client.samples is missing")
-            let clientP50 = try #require(rttSummary(clientReport, "p50"), "client rtt_ns.p50 is missing")
+            // The client's app clock (send call → receive returned): its wire clock is the capture's own.
+            let clientP50 = try #require(number((clientReport["app_rtt_ns"] as? [String: Any])?["p50"]), "client app_rtt_ns.p50 is missing")
             let wireSamples = integer(methods["reqresp"]?["samples"]) ?? -1
             let wireP50 = rttSummary(methods["reqresp"], "p50") ?? .infinity
             // The hello (request → ready) and end (end → summary) exchanges are on the wire too.

@@ -1,14 +1,24 @@
-/// Which clock timed each round trip.
-public enum TimestampSource: String, Codable, Sendable {
-    /// CLOCK_MONOTONIC read in user space around each exchange: includes the process's wake-up.
+/// `client --timestamps`: which clocks a sync test takes (INTERFACE.md, "Two clocks").
+public enum TimestampSource: String, Codable, Sendable, CaseIterable {
+    /// The application's clock only (CLOCK_MONOTONIC around each exchange, the process's
+    /// wake-up included); no SO_TIMESTAMPING, so no error-queue read per round trip.
     case monotonic
-    /// The kernel's software timestamps (SO_TIMESTAMPING): TX when the request left, RX when the reply arrived.
+    /// Both clocks: the kernel's software timestamps (SO_TIMESTAMPING, the request's TX →
+    /// the reply's RX) beside the application's. `rtt_ns` is then the wire clock.
     case kernel
+}
+
+/// The two clocks of a round trip (INTERFACE.md, "Two clocks"), as the JSON key `clock` names them.
+public enum RoundTripClock: String, Codable, Sendable {
+    /// Kernel software timestamps: the request's TX at the device → the reply's RX at the device.
+    case wire
+    /// CLOCK_MONOTONIC from just before the send call to the return of the receive call.
+    case app
 
     public var label: String {
         switch self {
-        case .monotonic: return "CLOCK_MONOTONIC in user space (includes the process's wake-up)"
-        case .kernel: return "kernel software timestamps, SO_TIMESTAMPING TX→RX (excludes the process's wake-up)"
+        case .wire: return "kernel software timestamps, SO_TIMESTAMPING request TX → reply RX (what the network and the server cost)"
+        case .app: return "CLOCK_MONOTONIC from before the send call to the return of the receive call (what the application waits for)"
         }
     }
 }
@@ -21,6 +31,9 @@ public struct IntervalReport: Codable, Sendable, Equatable {
     public var roundtripsPerSecond: Double
     public var throughputBytesPerSecond: Double
     public var rttNanoseconds: LatencySummary
+    /// The interval's round trips on each clock, where measured (`rtt_ns` is one of them).
+    public var wireRttNanoseconds: LatencySummary?
+    public var appRttNanoseconds: LatencySummary?
 
     public init(startSeconds: Double, endSeconds: Double, samples: UInt64, roundtripsPerSecond: Double,
                 throughputBytesPerSecond: Double, rttNanoseconds: LatencySummary) {
@@ -35,7 +48,7 @@ public struct IntervalReport: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case startSeconds = "start_s", endSeconds = "end_s", samples
         case roundtripsPerSecond = "roundtrips_per_s", throughputBytesPerSecond = "throughput_bytes_per_s"
-        case rttNanoseconds = "rtt_ns"
+        case rttNanoseconds = "rtt_ns", wireRttNanoseconds = "wire_rtt_ns", appRttNanoseconds = "app_rtt_ns"
     }
 }
 
@@ -88,7 +101,17 @@ public struct ClientReport: Codable, Sendable, Equatable {
     public var intervals: [IntervalReport]
     public var requestBytes: Int
     public var replyBytes: Int
-    public var clock: TimestampSource
+    /// Which clock `rtt_ns` is: wire when it was measured, else app (and app with
+    /// `--rate`, whose latency counts from each request's intended send time).
+    public var clock: RoundTripClock
+    /// Every round trip on the wire clock (kernel TX → RX), where it was measured.
+    public var wireRttNanoseconds: LatencySummary?
+    /// Every round trip on the application's clock (send call → receive returned).
+    public var appRttNanoseconds: LatencySummary?
+    /// Why the wire clock is absent (async mode, `--timestamps monotonic`, a kernel that refused).
+    public var wireClockMissing: String?
+    /// `--wire-every`: the wire clock timed every this many round trips; nil when it was not taken.
+    public var wireEvery: UInt32?
     public var durationSeconds: Double
     public var completed: Bool
     public var error: String?
@@ -102,6 +125,8 @@ public struct ClientReport: Codable, Sendable, Equatable {
     /// (coordinated-omission corrected) in `rtt_ns`; the plain service time here.
     public var rateTarget: Double?
     public var serviceTimeNanoseconds: LatencySummary?
+    /// Round trips on a timestamped connection that lacked a kernel TX or RX timestamp:
+    /// they are in `app_rtt_ns` and left out of `wire_rtt_ns`.
     public var kernelTimestampFallbacks: UInt64?
     public var server: ServerSideReport?
     /// With --sweep: one report per payload size.
@@ -109,7 +134,7 @@ public struct ClientReport: Codable, Sendable, Equatable {
 
     public init(method: String, target: String, mode: TestMode, length: Int, connections: Int, samples: UInt64,
                 rttNanoseconds: LatencySummary, roundtripsPerSecond: Double, throughputBytesPerSecond: Double,
-                intervals: [IntervalReport], requestBytes: Int, replyBytes: Int, clock: TimestampSource,
+                intervals: [IntervalReport], requestBytes: Int, replyBytes: Int, clock: RoundTripClock,
                 durationSeconds: Double, completed: Bool) {
         self.method = method
         self.target = target
@@ -133,6 +158,7 @@ public struct ClientReport: Codable, Sendable, Equatable {
         case rttNanoseconds = "rtt_ns", roundtripsPerSecond = "roundtrips_per_s"
         case throughputBytesPerSecond = "throughput_bytes_per_s", intervals
         case requestBytes = "request_bytes", replyBytes = "reply_bytes", clock
+        case wireRttNanoseconds = "wire_rtt_ns", appRttNanoseconds = "app_rtt_ns", wireClockMissing = "wire_clock_missing", wireEvery = "wire_every"
         case durationSeconds = "duration_s", completed, error, interrupted
         case repliesAbandoned = "replies_abandoned"
         case socketSendBuffer = "socket_send_buffer", socketReceiveBuffer = "socket_receive_buffer"

@@ -14,8 +14,14 @@ public struct ClientSettings: Sendable, Equatable {
     public var rate: Double?
     /// Connect timeout, and the longest wait for any one reply; 0: none.
     public var timeoutNanoseconds: UInt64 = 0
-    public var timestamps: TimestampSource = .monotonic
+    /// `--timestamps`; nil: the default, both clocks in sync mode (``takesWireClock``).
+    public var timestamps: TimestampSource?
     public var wantsDiskWrite = false
+    /// The wire clock times every this many round trips (1: every one): a timed request
+    /// costs one more system call, the read of its TX timestamp from the error queue.
+    public var wireEvery: UInt32 = 1
+    /// Keep every round trip (both clocks) for `--samples`.
+    public var keepSamples = false
 
     public init(host: String) {
         self.host = host
@@ -23,6 +29,12 @@ public struct ClientSettings: Sendable, Equatable {
 
     /// Bytes of one request on the wire: the 12-byte header plus the payload.
     public var requestBytes: Int { WireProtocol.messageHeaderSize + length }
+
+    /// Sync mode takes the wire clock (SO_TIMESTAMPING) beside the application's unless
+    /// `--timestamps monotonic` asks for the application's alone. Async mode streams
+    /// requests and the server acknowledges a batch of them, so the one request an
+    /// acknowledgement answers has no TX → RX pair of its own: the application's clock only.
+    public var takesWireClock: Bool { mode == .sync && (timestamps ?? .kernel) == .kernel }
 
     public var method: String { mode == .sync ? "tcp-reqresp" : "tcp-async-ack" }
 

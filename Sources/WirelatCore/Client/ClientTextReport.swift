@@ -16,7 +16,7 @@ public enum ClientTextReport {
         out += row("Test duration", formatDuration(.nanoseconds(Int64(clamping: s.durationNanoseconds))))
         out += row("Test frequency", s.rate.map { "\(formatFixed($0, 0)) requests/s" } ?? "NO")
         out += row("Network Timeout", s.timeoutNanoseconds == 0 ? "NO" : formatDuration(.nanoseconds(Int64(s.timeoutNanoseconds))))
-        out += row("Timestamps", s.timestamps == .kernel ? "kernel (SO_TIMESTAMPING)" : "CLOCK_MONOTONIC")
+        out += row("Timestamps", s.takesWireClock ? "wire (SO_TIMESTAMPING) and app (CLOCK_MONOTONIC)" : "app (CLOCK_MONOTONIC)")
         out += "        (1 Mbyte = 1024x1024 bytes)\n"
         return out
     }
@@ -31,6 +31,12 @@ public enum ClientTextReport {
 
     public static let intervalHeader =
         "                    Throughput        Latency   Round trips/s        p50        p99\n"
+
+    /// The interval header, and which clock its latency columns are on.
+    public static func intervalHeader(_ s: ClientSettings, wire: Bool) -> String {
+        let clock = s.rate != nil ? "app clock, from each request's intended send time" : wire ? "wire clock" : "app clock"
+        return intervalHeader.dropLast() + "   (latency: \(clock))\n"
+    }
 
     public static func interval(time: String, _ i: IntervalReport) -> String {
         let mb = formatFixed(i.throughputBytesPerSecond / 1_048_576, 3) + " Mbytes/s"
@@ -53,16 +59,25 @@ public enum ClientTextReport {
             ? "TCP request/response RTT (\(r.requestBytes)-byte request, \(r.replyBytes)-byte reply)"
             : "TCP async request→acknowledgement RTT (\(r.requestBytes)-byte requests streamed, \(r.replyBytes)-byte acknowledgements)"
         var out = "\n\(what), \(r.connections) connection\(r.connections == 1 ? "" : "s") to \(r.target)\n"
-        out += "  clock: \(r.clock.label)\n"
         if let rate = r.rateTarget {
             out += "  fixed rate \(formatFixed(rate, 0)) requests/s: latency from each request's intended send time (coordinated-omission corrected)\n"
         }
-        out += table([("round trip", r.samples, r.roundtripsPerSecond, r.rttNanoseconds)])
-        if let service = r.serviceTimeNanoseconds {
-            out += table([("service time", service.count, r.roundtripsPerSecond, service)], header: false)
+        if r.wireRttNanoseconds != nil {
+            out += "  each round trip on two clocks: wire = \(RoundTripClock.wire.label); app = \(RoundTripClock.app.label)\n"
+        } else {
+            out += "  each round trip on the app clock: \(RoundTripClock.app.label)\n"
         }
+        var rows: [(String, UInt64, Double, LatencySummary)] = []
+        if r.rateTarget != nil { rows.append(("intended", r.rttNanoseconds.count, r.roundtripsPerSecond, r.rttNanoseconds)) }
+        if let wire = r.wireRttNanoseconds { rows.append(("wire", wire.count, r.roundtripsPerSecond, wire)) }
+        if let app = r.appRttNanoseconds { rows.append(("app", app.count, r.roundtripsPerSecond, app)) }
+        if rows.isEmpty { rows.append((r.clock.rawValue, r.samples, r.roundtripsPerSecond, r.rttNanoseconds)) }
+        out += table(rows)
+        if let line = hostOverhead(r) { out += "  \(line)\n" }
+        if let every = r.wireEvery, every > 1 { out += "  wire clock on every \(every)th round trip (--wire-every \(every)), app on every one\n" }
+        if let missing = r.wireClockMissing { out += "  wire clock missing: \(missing)\n" }
         if let fallbacks = r.kernelTimestampFallbacks, fallbacks > 0 {
-            out += "  \(fallbacks) round trips lacked a kernel timestamp and were timed with CLOCK_MONOTONIC\n"
+            out += "  \(fallbacks) round trips lacked a kernel TX or RX timestamp: counted on the app clock, left out of the wire row\n"
         }
         if let s = r.server {
             // A test cut short may end before the server's summary (its counts) arrives.
@@ -87,9 +102,18 @@ public enum ClientTextReport {
         return out
     }
 
+    /// `host overhead (app − wire) p50 24.0 µs: …`, the p50 difference of the two clocks;
+    /// nil unless both were measured.
+    public static func hostOverhead(_ r: ClientReport) -> String? {
+        guard let wire = r.wireRttNanoseconds, let app = r.appRttNanoseconds, wire.count > 0, app.count > 0 else { return nil }
+        let difference = (Double(app.p50) - Double(wire.p50)) / 1000
+        return "host overhead (app − wire) p50 \(formatFixed(difference, 1)) µs: system calls and wake-ups on this host"
+    }
+
     /// The --sweep table: one row per payload size.
     public static func sweep(_ reports: [ClientReport]) -> String {
-        var out = "\nPayload sweep, TCP request/response RTT (ms)\n"
+        let clocks = Set(reports.map(\.clock.rawValue)).sorted().joined(separator: "/")
+        var out = "\nPayload sweep, TCP request/response RTT (ms, \(clocks) clock)\n"
         out += "\(leftPad("length", 8)) \(leftPad("samples", 9)) \(leftPad("rt/s", 9)) \(leftPad("min", 8)) \(leftPad("p50", 8)) \(leftPad("p90", 8)) \(leftPad("p99", 8)) \(leftPad("max", 8)) \(leftPad("mean", 8)) \(leftPad("stddev", 8))\n"
         for r in reports {
             let s = r.rttNanoseconds
