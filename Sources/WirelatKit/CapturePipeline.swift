@@ -142,9 +142,13 @@ public enum CapturePipeline {
                 do { samples = try BufferedFileWriter(creating: path) } catch { throw CapturePipelineError.samplesFile(path) }
             }
             let samplesWriter = samples
-            engine.onSample = { sample in
-                if live { intervalRecorders[RTTMethod.allCases.firstIndex(of: sample.method)!].record(UInt64(max(0, sample.rttNanoseconds))) }
-                samplesWriter?.appendLine(sample.jsonLine)
+            // Only a listener makes the engine build each sample (its flow, its addresses):
+            // an offline report without a samples file needs none.
+            if live || samplesWriter != nil {
+                engine.onSample = { sample in
+                    if live { intervalRecorders[RTTMethod.allCases.firstIndex(of: sample.method)!].record(UInt64(max(0, sample.rttNanoseconds))) }
+                    samplesWriter?.appendLine(sample.jsonLine)
+                }
             }
             if live {
                 config.tickNanoseconds = roundTrips.intervalNanoseconds
