@@ -48,12 +48,22 @@ public struct LatencySummary: Codable, Sendable, Equatable {
 /// (sums of the samples less a shift, the running mean as of the last power-of-two count,
 /// which needs no division per sample and stays as accurate as Welford's method). A sample above one hour is
 /// counted exactly in min, max, mean and stddev, enters the histogram as one hour, and is
-/// counted in ``clamped``. Recording does not allocate.
+/// counted in ``clamped``. Recording allocates once, at the first sample.
+///
+/// A sample is counted in the bucket HdrHistogram would count it in, computed here in a
+/// few instructions (hdrhistogram-swift's `record` costs some 60 more, in calls it does
+/// not inline); the `Histogram` itself is filled from those counts when a summary or
+/// the distribution is asked for, with the same counts, minimum and maximum as if every
+/// sample had been recorded in it, so its percentiles are the same.
 public struct LatencyRecorder: Sendable {
     /// The largest value the histogram resolves: one hour.
     public static let highestTrackableNanoseconds: UInt64 = 3_600_000_000_000
 
-    private var histogram: Histogram<UInt64>
+    /// Samples per HdrHistogram bucket (index as `countsIndexForValue` gives it); empty
+    /// until the first sample.
+    private var bucketCounts: [UInt64] = []
+    /// The smallest sample above zero, as the histogram keeps it (clamped to one hour).
+    private var minimumAboveZero: UInt64 = .max
     /// Samples recorded, including the synthetic ones added by coordinated-omission correction.
     public private(set) var count: UInt64 = 0
     /// Samples above ``highestTrackableNanoseconds`` that entered the histogram clamped.
@@ -80,11 +90,60 @@ public struct LatencyRecorder: Sendable {
         shiftedSumOfSquares = m2
     }
 
-    public init() {
-        histogram = Histogram<UInt64>(
-            lowestDiscernibleValue: 1,
-            highestTrackableValue: Self.highestTrackableNanoseconds,
-            numberOfSignificantValueDigits: .three)
+    public init() {}
+
+    /// An empty histogram of the recorder's range and precision.
+    private static func emptyHistogram() -> Histogram<UInt64> {
+        Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: highestTrackableNanoseconds,
+                          numberOfSignificantValueDigits: .three)
+    }
+
+    /// HdrHistogram's layout for a lowest discernible value of 1 (unit magnitude 0) and
+    /// three significant digits: 2,048 sub-buckets of which each bucket after the first
+    /// uses the upper 1,024, each bucket twice as wide as the one before.
+    private static let subBucketHalfCountMagnitude = 10
+    private static let subBucketMask: UInt64 = (1 << (subBucketHalfCountMagnitude + 1)) - 1
+
+    /// The bucket `value` is counted in: HdrHistogram's `countsIndexForValue`.
+    @inline(__always)
+    private static func bucket(of value: UInt64) -> Int {
+        let bucketIndex = 64 - (subBucketHalfCountMagnitude + 1) - (value | subBucketMask).leadingZeroBitCount
+        let subBucketIndex = Int(truncatingIfNeeded: value >> UInt64(bucketIndex))
+        return ((bucketIndex + 1) << subBucketHalfCountMagnitude) + subBucketIndex - (1 << subBucketHalfCountMagnitude)
+    }
+
+    /// The lowest value counted in `bucket`: HdrHistogram's `valueFromIndex`.
+    private static func lowestValue(inBucket bucket: Int) -> UInt64 {
+        let half = 1 << subBucketHalfCountMagnitude
+        var bucketIndex = (bucket >> subBucketHalfCountMagnitude) - 1
+        var subBucketIndex = (bucket & (half - 1)) + half
+        if bucketIndex < 0 {
+            subBucketIndex -= half
+            bucketIndex = 0
+        }
+        return UInt64(subBucketIndex) << UInt64(bucketIndex)
+    }
+
+    private static let bucketCount = bucket(of: highestTrackableNanoseconds) + 1
+
+    /// The histogram of every sample recorded: each bucket's count recorded at a value
+    /// of that bucket, the smallest sample above zero and the largest at their own, so
+    /// that its counts, total, minimum and maximum are those of recording each sample.
+    private func histogram() -> Histogram<UInt64> {
+        var histogram = Self.emptyHistogram()
+        guard count > 0 else { return histogram }
+        let largest = Swift.min(maximum, Self.highestTrackableNanoseconds)
+        let largestBucket = Self.bucket(of: largest)
+        for (bucket, samples) in bucketCounts.enumerated() where samples > 0 {
+            let value = bucket == 0 ? 0 : Swift.max(Self.lowestValue(inBucket: bucket), minimumAboveZero)
+            if bucket == largestBucket {
+                if samples > 1 { histogram.record(value, count: samples - 1) }
+                histogram.record(largest)
+            } else {
+                histogram.record(value, count: samples)
+            }
+        }
+        return histogram
     }
 
     public var isEmpty: Bool { count == 0 }
@@ -106,8 +165,9 @@ public struct LatencyRecorder: Sendable {
             histogramValue = Self.highestTrackableNanoseconds
             clamped &+= 1
         }
-        let recorded = histogram.record(histogramValue)
-        assert(recorded, "a value clamped to highestTrackableValue always fits the histogram")
+        if histogramValue != 0 && histogramValue < minimumAboveZero { minimumAboveZero = histogramValue }
+        if bucketCounts.isEmpty { bucketCounts = [UInt64](repeating: 0, count: Self.bucketCount) }
+        bucketCounts[Self.bucket(of: histogramValue)] &+= 1
     }
 
     /// Records one round-trip time measured by a sender that meant to send every
@@ -148,12 +208,18 @@ public struct LatencyRecorder: Sendable {
         corrected &+= other.corrected
         minimum = Swift.min(minimum, other.minimum)
         maximum = Swift.max(maximum, other.maximum)
-        histogram.add(other.histogram)
+        minimumAboveZero = Swift.min(minimumAboveZero, other.minimumAboveZero)
+        if bucketCounts.isEmpty {
+            bucketCounts = other.bucketCounts
+        } else {
+            for (bucket, samples) in other.bucketCounts.enumerated() where samples > 0 { bucketCounts[bucket] &+= samples }
+        }
     }
 
     /// Forgets every sample; the histogram's storage is kept.
     public mutating func reset() {
-        histogram.reset()
+        bucketCounts.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        minimumAboveZero = .max
         count = 0
         clamped = 0
         corrected = 0
@@ -166,6 +232,7 @@ public struct LatencyRecorder: Sendable {
     /// within [min, max]. All zeros when nothing was recorded.
     public func summary() -> LatencySummary {
         guard count > 0 else { return .empty }
+        let histogram = histogram()
         func percentile(_ p: Double) -> UInt64 {
             Swift.min(Swift.max(histogram.valueAtPercentile(p), minimum), maximum)
         }
@@ -189,7 +256,7 @@ public struct LatencyRecorder: Sendable {
     /// histogram's own (bucket midpoints), as HdrHistogram prints them.
     public func percentileDistribution() -> String {
         var text = ""
-        histogram.outputPercentileDistribution(to: &text, outputValueUnitScalingRatio: 1_000_000)
+        histogram().outputPercentileDistribution(to: &text, outputValueUnitScalingRatio: 1_000_000)
         return text
     }
 }
