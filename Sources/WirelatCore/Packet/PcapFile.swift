@@ -181,6 +181,9 @@ public struct PcapFileReader {
 
     // MARK: classic pcap
 
+    /// Inlined into ``next()``, its one caller, which otherwise copies each packet out of
+    /// this function's result into its own.
+    @inline(__always)
     private mutating func nextClassic() throws(PcapFileError) -> CapturedPacket? {
         if offset == bytes.count { return nil }
         guard bytes.count - offset >= 16 else {
