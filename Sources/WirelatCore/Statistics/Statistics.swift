@@ -104,10 +104,17 @@ public struct LatencyRecorder: Sendable {
     private static let subBucketHalfCountMagnitude = 10
     private static let subBucketMask: UInt64 = (1 << (subBucketHalfCountMagnitude + 1)) - 1
 
+    /// How many times the first bucket's width the bucket of `value` is wide, as a power
+    /// of two: HdrHistogram's `bucketIndexForValue`.
+    @inline(__always)
+    private static func magnitude(of value: UInt64) -> Int {
+        64 - (subBucketHalfCountMagnitude + 1) - (value | subBucketMask).leadingZeroBitCount
+    }
+
     /// The bucket `value` is counted in: HdrHistogram's `countsIndexForValue`.
     @inline(__always)
     private static func bucket(of value: UInt64) -> Int {
-        let bucketIndex = 64 - (subBucketHalfCountMagnitude + 1) - (value | subBucketMask).leadingZeroBitCount
+        let bucketIndex = magnitude(of: value)
         let subBucketIndex = Int(truncatingIfNeeded: value >> UInt64(bucketIndex))
         return ((bucketIndex + 1) << subBucketHalfCountMagnitude) + subBucketIndex - (1 << subBucketHalfCountMagnitude)
     }
@@ -232,20 +239,48 @@ public struct LatencyRecorder: Sendable {
     /// within [min, max]. All zeros when nothing was recorded.
     public func summary() -> LatencySummary {
         guard count > 0 else { return .empty }
-        let histogram = histogram()
-        func percentile(_ p: Double) -> UInt64 {
-            Swift.min(Swift.max(histogram.valueAtPercentile(p), minimum), maximum)
-        }
+        let percentiles = histogramValues(atPercentiles: [50, 90, 99, 99.9])
+            .map { Swift.min(Swift.max($0, minimum), maximum) }
         return LatencySummary(
             count: count,
             min: minimum,
-            p50: percentile(50),
-            p90: percentile(90),
-            p99: percentile(99),
-            p999: percentile(99.9),
+            p50: percentiles[0],
+            p90: percentiles[1],
+            p99: percentiles[2],
+            p999: percentiles[3],
             max: maximum,
             mean: runningMean,
             stddev: (sumOfSquaredDeviations / Double(count)).squareRoot())
+    }
+
+    /// What HdrHistogram's `valueAtPercentile` gives for each of `percentiles` (ascending,
+    /// each above 0 and below 100) on the histogram of every sample: the highest value
+    /// of the first bucket at which the running count reaches the percentile's share of
+    /// the samples, rounded up, kept within the histogram's minimum and maximum. One pass
+    /// over the counts for all of them, where `valueAtPercentile` makes one each, and
+    /// through generic code.
+    private func histogramValues(atPercentiles percentiles: [Double]) -> [UInt64] {
+        let histogramMaximum = Swift.min(maximum, Self.highestTrackableNanoseconds)
+        let histogramMinimum = bucketCounts[0] > 0 ? 0 : minimumAboveZero
+        var values: [UInt64] = []
+        var bucket = -1
+        var runningCount: UInt64 = 0
+        for percentile in percentiles {
+            let requested = Swift.min(Swift.max(percentile.nextDown, 0), 100)
+            let wanted = Swift.max(1, UInt64((requested * Double(count) / 100).rounded(.up)))
+            while bucket < 0 || (runningCount < wanted && bucket < bucketCounts.count) {
+                bucket += 1
+                if bucket < bucketCounts.count { runningCount &+= bucketCounts[bucket] }
+            }
+            guard bucket < bucketCounts.count else {
+                values.append(0)
+                continue
+            }
+            let lowest = Self.lowestValue(inBucket: bucket)
+            let highest = lowest + (UInt64(1) << UInt64(Self.magnitude(of: lowest))) - 1
+            values.append(Swift.max(Swift.min(highest, histogramMaximum), histogramMinimum))
+        }
+        return values
     }
 
     /// The histogram as HdrHistogram's percentile-distribution text (the `.hgrm` that wrk2
