@@ -52,9 +52,10 @@ public struct LatencySummary: Codable, Sendable, Equatable {
 ///
 /// A sample is counted in the bucket HdrHistogram would count it in, computed here in a
 /// few instructions (hdrhistogram-swift's `record` costs some 60 more, in calls it does
-/// not inline); the `Histogram` itself is filled from those counts when a summary or
-/// the distribution is asked for, with the same counts, minimum and maximum as if every
-/// sample had been recorded in it, so its percentiles are the same.
+/// not inline). The summary's percentiles are read from those counts by HdrHistogram's
+/// own rule (`valueAtPercentile`); for the distribution a `Histogram` is filled from
+/// them, with the same counts, minimum and maximum as if every sample had been recorded
+/// in it.
 public struct LatencyRecorder: Sendable {
     /// The largest value the histogram resolves: one hour.
     public static let highestTrackableNanoseconds: UInt64 = 3_600_000_000_000
