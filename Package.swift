@@ -41,7 +41,7 @@ let package = Package(
         // The decoders under libFuzzer (scripts/fuzz builds it with -sanitize=fuzzer);
         // a plain build replays inputs given as files.
         .executableTarget(name: "wirelat-fuzz", dependencies: ["WirelatCore"], path: "Sources/WirelatFuzz"),
-        .testTarget(name: "WirelatCoreTests", dependencies: ["WirelatCore"], exclude: ["Fixtures"]),
+        .testTarget(name: "WirelatCoreTests", dependencies: ["WirelatCore", .product(name: "Histogram", package: "hdrhistogram-swift")], exclude: ["Fixtures"]),
         // Helpers the IO and Kit tests share: bounded waits, raw loopback connections.
         .target(name: "WirelatTestSupport", dependencies: ["WirelatIO"], path: "Tests/WirelatTestSupport"),
         .testTarget(name: "WirelatIOTests", dependencies: ["WirelatIO", "WirelatCore", "WirelatTestSupport"]),

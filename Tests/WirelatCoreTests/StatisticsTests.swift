@@ -1,4 +1,5 @@
 import Foundation
+import Histogram
 import Testing
 import WirelatCore
 
@@ -263,5 +264,61 @@ struct PercentileDistributionTests {
             #expect(abs(nanoseconds - Double(expected)) <= Double(expected) * 0.002 + 1_000,
                     "p\(percentile): .hgrm \(nanoseconds) ns, summary \(expected) ns")
         }
+    }
+
+    @Test("the histogram is the one hdrhistogram-swift's record builds: the same .hgrm and percentiles, with zeros, bucket edges and clamped samples, merged and reset")
+    func sameHistogramAsRecordingEachSample() {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> UInt64 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return state >> 11
+        }
+        // Edges of the first buckets, values spread over every bucket, and past one hour.
+        var samples: [UInt64] = [0, 0, 1, 2047, 2048, 2049, 4095, 4096, 4097, 1_000_000_007]
+        for _ in 0 ..< 20_000 { samples.append(next() >> (next() % 64)) }
+        samples.append(LatencyRecorder.highestTrackableNanoseconds)
+        samples.append(3 * LatencyRecorder.highestTrackableNanoseconds)
+
+        func reference(_ values: ArraySlice<UInt64>) -> Histogram<UInt64> {
+            var h = Histogram<UInt64>(lowestDiscernibleValue: 1,
+                                      highestTrackableValue: LatencyRecorder.highestTrackableNanoseconds,
+                                      numberOfSignificantValueDigits: .three)
+            for v in values { h.record(min(v, LatencyRecorder.highestTrackableNanoseconds)) }
+            return h
+        }
+        func text(_ h: Histogram<UInt64>) -> String {
+            var text = ""
+            h.outputPercentileDistribution(to: &text, outputValueUnitScalingRatio: 1_000_000)
+            return text
+        }
+        func expectSame(_ recorder: LatencyRecorder, _ values: ArraySlice<UInt64>,
+                        sourceLocation: SourceLocation = #_sourceLocation) {
+            let h = reference(values)
+            #expect(recorder.percentileDistribution() == text(h), sourceLocation: sourceLocation)
+            let s = recorder.summary()
+            let exactMin = values.min()!, exactMax = values.max()!
+            let expected = [50.0, 90, 99, 99.9].map { min(max(h.valueAtPercentile($0), exactMin), exactMax) }
+            #expect([s.p50, s.p90, s.p99, s.p999] == expected, sourceLocation: sourceLocation)
+        }
+
+        var all = LatencyRecorder()
+        for v in samples { all.record(v) }
+        expectSame(all, samples[...])
+
+        // Above zero only, so the histogram's minimum is the smallest sample.
+        var positive = LatencyRecorder()
+        for v in samples.dropFirst(2) { positive.record(v) }
+        expectSame(positive, samples.dropFirst(2))
+
+        var lower = LatencyRecorder()
+        var upper = LatencyRecorder()
+        for v in samples.prefix(7_000) { lower.record(v) }
+        for v in samples.dropFirst(7_000) { upper.record(v) }
+        lower.merge(upper)
+        expectSame(lower, samples[...])
+
+        all.reset()
+        for v in samples.suffix(500) { all.record(v) }
+        expectSame(all, samples.suffix(500))
     }
 }

@@ -170,6 +170,13 @@ extension TCPOptionReader {
     static func timestamps(in packet: UnsafeRawBufferPointer, from start: Int, to end: Int)
         -> (value: UInt32, echoReply: UInt32)? {
         let captured = packet.count
+        // NOP, NOP, Timestamps: the layout RFC 7323 Appendix A recommends and most stacks
+        // send, read at once; the walk below finds the same option in it.
+        if end - start >= 12 && captured - start >= 12
+            && UInt32(bigEndian: packet.loadUnaligned(fromByteOffset: start, as: UInt32.self)) == 0x0101_080A {
+            return (UInt32(bigEndian: packet.loadUnaligned(fromByteOffset: start + 4, as: UInt32.self)),
+                    UInt32(bigEndian: packet.loadUnaligned(fromByteOffset: start + 8, as: UInt32.self)))
+        }
         var offset = start
         while offset < end && offset < captured {
             let kind = packet.load(fromByteOffset: offset, as: UInt8.self)

@@ -192,7 +192,11 @@ struct RTTFlowTable {
     @inline(__always)
     private func home(_ key: RTTFlowKey) -> Int { Int(truncatingIfNeeded: key.hash(seed: seed)) & slotMask }
 
+    /// The entry of `key`'s flow, nil when there is none. The most recently used flow is
+    /// tried before the index: packets come in runs of one flow (a burst of segments, a
+    /// segment and its ACK), and one compare of the key is cheaper than its hash.
     func find(_ key: RTTFlowKey) -> Int32? {
+        if newest >= 0 && entries[Int(newest)].key == key { return newest }
         var slot = home(key)
         while true {
             let index = slots[slot]

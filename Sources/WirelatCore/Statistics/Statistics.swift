@@ -48,12 +48,23 @@ public struct LatencySummary: Codable, Sendable, Equatable {
 /// (sums of the samples less a shift, the running mean as of the last power-of-two count,
 /// which needs no division per sample and stays as accurate as Welford's method). A sample above one hour is
 /// counted exactly in min, max, mean and stddev, enters the histogram as one hour, and is
-/// counted in ``clamped``. Recording does not allocate.
+/// counted in ``clamped``. Recording allocates once, at the first sample.
+///
+/// A sample is counted in the bucket HdrHistogram would count it in, computed here in a
+/// few instructions (hdrhistogram-swift's `record` costs some 60 more, in calls it does
+/// not inline). The summary's percentiles are read from those counts by HdrHistogram's
+/// own rule (`valueAtPercentile`); for the distribution a `Histogram` is filled from
+/// them, with the same counts, minimum and maximum as if every sample had been recorded
+/// in it.
 public struct LatencyRecorder: Sendable {
     /// The largest value the histogram resolves: one hour.
     public static let highestTrackableNanoseconds: UInt64 = 3_600_000_000_000
 
-    private var histogram: Histogram<UInt64>
+    /// Samples per HdrHistogram bucket (index as `countsIndexForValue` gives it); empty
+    /// until the first sample.
+    private var bucketCounts: [UInt64] = []
+    /// The smallest sample above zero, as the histogram keeps it (clamped to one hour).
+    private var minimumAboveZero: UInt64 = .max
     /// Samples recorded, including the synthetic ones added by coordinated-omission correction.
     public private(set) var count: UInt64 = 0
     /// Samples above ``highestTrackableNanoseconds`` that entered the histogram clamped.
@@ -80,11 +91,67 @@ public struct LatencyRecorder: Sendable {
         shiftedSumOfSquares = m2
     }
 
-    public init() {
-        histogram = Histogram<UInt64>(
-            lowestDiscernibleValue: 1,
-            highestTrackableValue: Self.highestTrackableNanoseconds,
-            numberOfSignificantValueDigits: .three)
+    public init() {}
+
+    /// An empty histogram of the recorder's range and precision.
+    private static func emptyHistogram() -> Histogram<UInt64> {
+        Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: highestTrackableNanoseconds,
+                          numberOfSignificantValueDigits: .three)
+    }
+
+    /// HdrHistogram's layout for a lowest discernible value of 1 (unit magnitude 0) and
+    /// three significant digits: 2,048 sub-buckets of which each bucket after the first
+    /// uses the upper 1,024, each bucket twice as wide as the one before.
+    private static let subBucketHalfCountMagnitude = 10
+    private static let subBucketMask: UInt64 = (1 << (subBucketHalfCountMagnitude + 1)) - 1
+
+    /// How many times the first bucket's width the bucket of `value` is wide, as a power
+    /// of two: HdrHistogram's `bucketIndexForValue`.
+    @inline(__always)
+    private static func magnitude(of value: UInt64) -> Int {
+        64 - (subBucketHalfCountMagnitude + 1) - (value | subBucketMask).leadingZeroBitCount
+    }
+
+    /// The bucket `value` is counted in: HdrHistogram's `countsIndexForValue`.
+    @inline(__always)
+    private static func bucket(of value: UInt64) -> Int {
+        let bucketIndex = magnitude(of: value)
+        let subBucketIndex = Int(truncatingIfNeeded: value >> UInt64(bucketIndex))
+        return ((bucketIndex + 1) << subBucketHalfCountMagnitude) + subBucketIndex - (1 << subBucketHalfCountMagnitude)
+    }
+
+    /// The lowest value counted in `bucket`: HdrHistogram's `valueFromIndex`.
+    private static func lowestValue(inBucket bucket: Int) -> UInt64 {
+        let half = 1 << subBucketHalfCountMagnitude
+        var bucketIndex = (bucket >> subBucketHalfCountMagnitude) - 1
+        var subBucketIndex = (bucket & (half - 1)) + half
+        if bucketIndex < 0 {
+            subBucketIndex -= half
+            bucketIndex = 0
+        }
+        return UInt64(subBucketIndex) << UInt64(bucketIndex)
+    }
+
+    private static let bucketCount = bucket(of: highestTrackableNanoseconds) + 1
+
+    /// The histogram of every sample recorded: each bucket's count recorded at a value
+    /// of that bucket, the smallest sample above zero and the largest at their own, so
+    /// that its counts, total, minimum and maximum are those of recording each sample.
+    private func histogram() -> Histogram<UInt64> {
+        var histogram = Self.emptyHistogram()
+        guard count > 0 else { return histogram }
+        let largest = Swift.min(maximum, Self.highestTrackableNanoseconds)
+        let largestBucket = Self.bucket(of: largest)
+        for (bucket, samples) in bucketCounts.enumerated() where samples > 0 {
+            let value = bucket == 0 ? 0 : Swift.max(Self.lowestValue(inBucket: bucket), minimumAboveZero)
+            if bucket == largestBucket {
+                if samples > 1 { histogram.record(value, count: samples - 1) }
+                histogram.record(largest)
+            } else {
+                histogram.record(value, count: samples)
+            }
+        }
+        return histogram
     }
 
     public var isEmpty: Bool { count == 0 }
@@ -106,8 +173,9 @@ public struct LatencyRecorder: Sendable {
             histogramValue = Self.highestTrackableNanoseconds
             clamped &+= 1
         }
-        let recorded = histogram.record(histogramValue)
-        assert(recorded, "a value clamped to highestTrackableValue always fits the histogram")
+        if histogramValue != 0 && histogramValue < minimumAboveZero { minimumAboveZero = histogramValue }
+        if bucketCounts.isEmpty { bucketCounts = [UInt64](repeating: 0, count: Self.bucketCount) }
+        bucketCounts[Self.bucket(of: histogramValue)] &+= 1
     }
 
     /// Records one round-trip time measured by a sender that meant to send every
@@ -148,12 +216,18 @@ public struct LatencyRecorder: Sendable {
         corrected &+= other.corrected
         minimum = Swift.min(minimum, other.minimum)
         maximum = Swift.max(maximum, other.maximum)
-        histogram.add(other.histogram)
+        minimumAboveZero = Swift.min(minimumAboveZero, other.minimumAboveZero)
+        if bucketCounts.isEmpty {
+            bucketCounts = other.bucketCounts
+        } else {
+            for (bucket, samples) in other.bucketCounts.enumerated() where samples > 0 { bucketCounts[bucket] &+= samples }
+        }
     }
 
     /// Forgets every sample; the histogram's storage is kept.
     public mutating func reset() {
-        histogram.reset()
+        bucketCounts.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+        minimumAboveZero = .max
         count = 0
         clamped = 0
         corrected = 0
@@ -166,19 +240,48 @@ public struct LatencyRecorder: Sendable {
     /// within [min, max]. All zeros when nothing was recorded.
     public func summary() -> LatencySummary {
         guard count > 0 else { return .empty }
-        func percentile(_ p: Double) -> UInt64 {
-            Swift.min(Swift.max(histogram.valueAtPercentile(p), minimum), maximum)
-        }
+        let percentiles = histogramValues(atPercentiles: [50, 90, 99, 99.9])
+            .map { Swift.min(Swift.max($0, minimum), maximum) }
         return LatencySummary(
             count: count,
             min: minimum,
-            p50: percentile(50),
-            p90: percentile(90),
-            p99: percentile(99),
-            p999: percentile(99.9),
+            p50: percentiles[0],
+            p90: percentiles[1],
+            p99: percentiles[2],
+            p999: percentiles[3],
             max: maximum,
             mean: runningMean,
             stddev: (sumOfSquaredDeviations / Double(count)).squareRoot())
+    }
+
+    /// What HdrHistogram's `valueAtPercentile` gives for each of `percentiles` (ascending,
+    /// each above 0 and below 100) on the histogram of every sample: the highest value
+    /// of the first bucket at which the running count reaches the percentile's share of
+    /// the samples, rounded up, kept within the histogram's minimum and maximum. One pass
+    /// over the counts for all of them, where `valueAtPercentile` makes one each, and
+    /// through generic code.
+    private func histogramValues(atPercentiles percentiles: [Double]) -> [UInt64] {
+        let histogramMaximum = Swift.min(maximum, Self.highestTrackableNanoseconds)
+        let histogramMinimum = bucketCounts[0] > 0 ? 0 : minimumAboveZero
+        var values: [UInt64] = []
+        var bucket = -1
+        var runningCount: UInt64 = 0
+        for percentile in percentiles {
+            let requested = Swift.min(Swift.max(percentile.nextDown, 0), 100)
+            let wanted = Swift.max(1, UInt64((requested * Double(count) / 100).rounded(.up)))
+            while bucket < 0 || (runningCount < wanted && bucket < bucketCounts.count) {
+                bucket += 1
+                if bucket < bucketCounts.count { runningCount &+= bucketCounts[bucket] }
+            }
+            guard bucket < bucketCounts.count else {
+                values.append(0)
+                continue
+            }
+            let lowest = Self.lowestValue(inBucket: bucket)
+            let highest = lowest + (UInt64(1) << UInt64(Self.magnitude(of: lowest))) - 1
+            values.append(Swift.max(Swift.min(highest, histogramMaximum), histogramMinimum))
+        }
+        return values
     }
 
     /// The histogram as HdrHistogram's percentile-distribution text (the `.hgrm` that wrk2
@@ -189,7 +292,7 @@ public struct LatencyRecorder: Sendable {
     /// histogram's own (bucket midpoints), as HdrHistogram prints them.
     public func percentileDistribution() -> String {
         var text = ""
-        histogram.outputPercentileDistribution(to: &text, outputValueUnitScalingRatio: 1_000_000)
+        histogram().outputPercentileDistribution(to: &text, outputValueUnitScalingRatio: 1_000_000)
         return text
     }
 }

@@ -57,6 +57,7 @@ public final class MappedFile {
         self.slot = slot
         descriptorNumber = descriptor?.rawValue ?? -1
         self.descriptor = descriptor
+        touchBeyond = bytes.count > 0 ? -Self.pageSize : .max
     }
 
     /// The SIGBUS guard's slot for this mapping.
@@ -67,6 +68,10 @@ public final class MappedFile {
     private let descriptorNumber: CInt
     /// Pages before this offset have been read once by ``isIntact(through:)``.
     private var touchedUpTo = 0
+    /// ``isIntact(through:)`` reads more pages for an `end` past this offset (the page
+    /// after `end` not read yet); `Int.max` once every page has been read. One compare a
+    /// packet, with no look-up of the page size (a lazily made global, behind `swift_once`).
+    private var touchBeyond: Int
     /// Set when the file was found shorter than the mapping.
     private var shrank = false
 
@@ -85,7 +90,7 @@ public final class MappedFile {
     /// mapping's end.
     @inline(__always)
     public func isIntact(through end: Int) -> Bool {
-        if touchedUpTo < bytes.count && end + Self.pageSize > touchedUpTo { touch(through: end) }
+        if end > touchBeyond { touch(through: end) }
         return !shrank && faults == 0
     }
 
@@ -97,6 +102,7 @@ public final class MappedFile {
             wl_touch(base + touchedUpTo)
             touchedUpTo += Self.pageSize
         }
+        touchBeyond = touchedUpTo < bytes.count ? touchedUpTo - Self.pageSize : .max
         if touchedUpTo >= bytes.count {
             var status = stat()
             shrank = fstat(descriptorNumber, &status) != 0 || Int(status.st_size) < bytes.count
