@@ -166,7 +166,7 @@ func exchange<T>(_ socket: RawSocket, send bytes: [UInt8], to address: SocketAdd
             guard let answer = match(d, packet) else { continue }
             let app = returned &- sentMonotonic
             let rx = d.receiveTimestamp
-            let transmit: Int64? = socket.timestamps ? socket.drainErrorQueue() : nil
+            let transmit: Int64? = socket.timestamps ? socket.transmitTimestamp(graceNanoseconds: transmitTimestampGraceNanoseconds) : nil
             var wire: UInt64?
             if let tx = transmit, tx > 0, rx > 0, rx >= tx { wire = UInt64(rx - tx) }
             let sendToRX: UInt64? = rx > 0 && rx >= sentRealtime ? UInt64(rx - sentRealtime) : nil
@@ -188,6 +188,10 @@ func exchange<T>(_ socket: RawSocket, send bytes: [UInt8], to address: SocketAdd
 }
 
 /// Reads and drops whatever is queued on `socket` (answers to earlier probes, other traffic).
+/// How long a probe waits, after its reply, for a TX timestamp the reply overtook. The
+/// app clock stopped when the reply was read, so the wait costs it nothing.
+let transmitTimestampGraceNanoseconds: UInt64 = 5_000_000
+
 func discardPending(_ socket: RawSocket, buffer: UnsafeMutableRawBufferPointer) {
     for _ in 0..<10_000 {
         guard let r = try? socket.receive(into: buffer), case .processed = r else { break }

@@ -89,18 +89,20 @@ struct ClientClockEndToEnd {
 
             // --hgrm: one section per clock; its percentiles and count are the JSON's, within
             // the histogram's precision (0.1%) and the text's (1 µs: values in ms, 3 decimals).
-            let sections = try hgrmSections(String(contentsOfFile: hgrmPath, encoding: .utf8))
-            #expect(sections.keys.sorted() == ["tcp-reqresp app", "tcp-reqresp wire"], "sections: \(sections.keys.sorted())")
+            let sections = try readHgrmSections(hgrmPath)
+            let names = sections.map { "\($0.method) \($0.clock)" }
+            #expect(names.sorted() == ["tcp-reqresp app", "tcp-reqresp wire"], "sections: \(names)")
             for (name, summary) in [("tcp-reqresp wire", wire), ("tcp-reqresp app", app)] {
-                let points = try #require(sections[name])
+                let section = try #require(sections.first { "\($0.method) \($0.clock)" == name })
                 for (percentile, key) in [(0.5, "p50"), (0.9, "p90")] {
-                    let fromFile = try #require(points.rows.first { $0.percentile >= percentile }?.nanoseconds, "\(name): no \(key) line")
+                    let fromFile = try #require(section.nanoseconds(atPercentile: percentile), "\(name): no \(key) line")
                     let fromJSON = try #require(number(summary[key]))
                     #expect(abs(fromFile - fromJSON) <= fromJSON * 0.001 + 1_000, "\(name) \(key): .hgrm \(fromFile) ns, JSON \(fromJSON) ns")
                 }
-                #expect(points.totalCount == samples, "\(name): .hgrm counts \(points.totalCount), the report \(samples)")
+                #expect(section.totalCount == samples, "\(name): .hgrm counts \(section.totalCount ?? -1), the report \(samples)")
                 let max = try #require(number(summary["max"]))
-                #expect(abs(points.maxNanoseconds - max) <= max * 0.001 + 1_000, "\(name) max: .hgrm \(points.maxNanoseconds) ns, JSON \(max) ns")
+                let maxFromFile = try #require(section.maxMilliseconds, "\(name): no #[Max] line") * 1e6
+                #expect(abs(maxFromFile - max) <= max * 0.001 + 1_000, "\(name) max: .hgrm \(maxFromFile) ns, JSON \(max) ns")
             }
         }
     }
@@ -135,42 +137,4 @@ struct ClientClockEndToEnd {
             #expect(never.exit.status == 64 && never.stderr.contains("--wire-every"), "\(never.exit) \(never.stderr)")
         }
     }
-}
-
-/// One `#[method=… clock=…]` section of an .hgrm file.
-struct HgrmSection {
-    var rows: [(nanoseconds: Double, percentile: Double, count: Int)] = []
-    var totalCount = 0
-    var maxNanoseconds = 0.0
-}
-
-/// Parses the sections of `--hgrm`'s file, keyed "METHOD CLOCK"; values are milliseconds.
-func hgrmSections(_ text: String) throws -> [String: HgrmSection] {
-    var sections: [String: HgrmSection] = [:]
-    var current: String?
-    for line in text.split(separator: "\n") {
-        if line.hasPrefix("#[method=") {
-            let fields = line.dropFirst(2).dropLast().split(separator: " ")
-            let method = fields.first { $0.hasPrefix("method=") }?.dropFirst(7) ?? ""
-            let clock = fields.first { $0.hasPrefix("clock=") }?.dropFirst(6) ?? ""
-            current = "\(method) \(clock)"
-            sections[current!] = HgrmSection()
-            continue
-        }
-        guard let name = current else { throw E2EFailure("a line before the first section: \(line)") }
-        if line.hasPrefix("#[Max") {
-            // #[Max     =        5.444, Total count    =       100527]
-            let numbers = line.split(whereSeparator: { $0 == "=" || $0 == "," || $0 == "]" }).compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
-            if numbers.count == 2 {
-                sections[name]!.maxNanoseconds = numbers[0] * 1_000_000
-                sections[name]!.totalCount = Int(numbers[1])
-            }
-            continue
-        }
-        let columns = line.split(separator: " ")
-        if columns.count == 4, let value = Double(columns[0]), let percentile = Double(columns[1]), let count = Int(columns[2]) {
-            sections[name]!.rows.append((value * 1_000_000, percentile, count))
-        }
-    }
-    return sections
 }

@@ -7,6 +7,8 @@ struct HgrmSection {
     var clock: String
     var points: [(milliseconds: Double, percentile: Double)] = []
     var totalCount: Int?
+    /// The footer's `#[Max = …]`, in ms.
+    var maxMilliseconds: Double?
 
     /// The value HdrHistogram reports at the first point at or above `percentile` (0–1), in ns.
     func nanoseconds(atPercentile percentile: Double) -> Double? {
@@ -28,7 +30,10 @@ func readHgrmSections(_ path: String) throws -> [HgrmSection] {
         }
         guard !sections.isEmpty else { continue }
         if line.contains("Total count") {
-            sections[sections.count - 1].totalCount = line.split(separator: "=").last.flatMap { Int($0.filter { $0.isNumber }) }
+            // #[Max     =        5.444, Total count    =       100527]
+            let values = line.split(separator: ",").map { $0.split(separator: "=").last.map { $0.filter { $0.isNumber || $0 == "." } } ?? "" }
+            sections[sections.count - 1].maxMilliseconds = values.first.flatMap { Double($0) }
+            sections[sections.count - 1].totalCount = values.last.flatMap { Int($0) }
             continue
         }
         let fields = line.split(separator: " ")

@@ -220,7 +220,11 @@ struct ProbeEndToEnd {
             // Alternate, so that whatever the machine is doing meanwhile hits both alike. 20ms
             // apart: below 10ms iputils ping spins on recvmsg(MSG_DONTWAIT) between probes
             // instead of sleeping, so its CPU never idles and its times are another host's.
-            for round in 0..<2 {
+            // Judged on the best of at most 4 rounds: another process's wake-ups on a busy
+            // host can put the two tools apart in one round, but a clock that is not ping's
+            // (wire or app) is apart from it in every round.
+            var agreed = false
+            for round in 0..<4 where !agreed {
                 let r = try await lab.wirelat(in: lab.client, ["probe", "icmp", lab.server4, "--count", "100", "--interval", "20ms",
                                                               "--json", lab.dir.file("icmp\(round).json")])
                 #expect(r.status == 0, "\(r)")
@@ -247,15 +251,12 @@ struct ProbeEndToEnd {
                 }.sorted()
                 #expect(times.count == 100, "\(p.stdout)")
                 theirs.append(times[(times.count - 1) / 2] * 1000)
+                // This round agrees when ping's clock is within 20% + 10 µs of iputils ping's
+                // median and the nearest of wirelat's three clocks to it.
+                let d = abs(pingClock - theirs[round])
+                agreed = d <= 0.2 * theirs[round] + 10 && d < abs(app - theirs[round]) && d < abs(wire - theirs[round])
             }
-            let a = ours.sorted()[0], b = theirs.sorted()[0]
-            #expect(abs(a - b) <= 0.2 * b + 10, "wirelat's ping clock p50 \(a) µs vs iputils ping's median \(b) µs (runs: \(ours) vs \(theirs))")
-            // Of wirelat's three clocks, ping's is the one that agrees with ping, in every round.
-            for (round, c) in clocks.enumerated() {
-                let d = abs(ours[round] - theirs[round])
-                #expect(d < abs(c.app - theirs[round]) && d < abs(c.wire - theirs[round]),
-                        "round \(round): ping clock \(ours[round]) µs, wire \(c.wire) µs, app \(c.app) µs against iputils ping's \(theirs[round]) µs")
-            }
+            #expect(agreed, "in no round did wirelat's ping clock p50 agree with iputils ping's median (within 20% + 10 µs, and nearer than wire and app): ping clock \(ours) µs, wire \(clocks.map(\.wire)) µs, app \(clocks.map(\.app)) µs, iputils \(theirs) µs")
 
             let six = try await lab.wirelat(in: lab.client, ["probe", "icmp", lab.server6, "--count", "3", "--interval", "10ms", "--size", "100"])
             #expect(six.status == 0, "\(six)")
@@ -301,25 +302,15 @@ struct ProbeEndToEnd {
                     #expect(integer(o["wire_rtt_ns"]) != nil && integer(o["app_rtt_ns"]) != nil, "\(line)")
                 }
                 // --hgrm: a section per clock; its percentiles are the JSON's within the histogram's precision.
-                let hgrm = try String(contentsOfFile: lab.dir.file("connect\(round).hgrm"), encoding: .utf8)
-                var sections: [String: [(ms: Double, percentile: Double)]] = [:]
-                var current = ""
-                for line in hgrm.split(separator: "\n") {
-                    if line.hasPrefix("#[method=tcp-connect clock=") {
-                        current = String(line.dropFirst("#[method=tcp-connect clock=".count).dropLast())
-                        sections[current] = []
-                        continue
-                    }
-                    let f = line.split(separator: " ")
-                    if f.count >= 3, let v = Double(f[0]), let p = Double(f[1]) { sections[current, default: []].append((v, p)) }
-                }
-                #expect(Set(sections.keys) == ["wire", "app"], "\(hgrm)")
-                for (clock, points) in sections {
-                    let q = try #require(cj["\(clock)_rtt_ns"] as? [String: Any])
+                let sections = try readHgrmSections(lab.dir.file("connect\(round).hgrm"))
+                #expect(Set(sections.map(\.clock)) == ["wire", "app"] && sections.allSatisfy { $0.method == "tcp-connect" },
+                        "\(sections.map { "\($0.method) \($0.clock)" })")
+                for section in sections {
+                    let q = try #require(cj["\(section.clock)_rtt_ns"] as? [String: Any])
                     for (percentile, key) in [(0.5, "p50"), (0.9, "p90")] {
                         let expected = Double(try #require(integer(q[key])))
-                        let point = try #require(points.first { $0.percentile >= percentile })
-                        #expect(abs(point.ms * 1e6 - expected) <= expected * 0.002 + 1_000, "\(clock) \(key): .hgrm \(point.ms) ms, JSON \(expected) ns")
+                        let value = try #require(section.nanoseconds(atPercentile: percentile))
+                        #expect(abs(value - expected) <= expected * 0.002 + 1_000, "\(section.clock) \(key): .hgrm \(value) ns, JSON \(expected) ns")
                     }
                 }
             }

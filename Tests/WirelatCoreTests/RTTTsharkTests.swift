@@ -263,7 +263,14 @@ struct RTTTsharkTests {
         let ping = RTTTools.path("ping")!
         _ = try RTTTools.run(ping, ["-c", "3", "-i", "0.2", "127.0.0.1"])
         _ = try RTTTools.run(ping, ["-6", "-c", "3", "-i", "0.2", "::1"])
-        Thread.sleep(forTimeInterval: 0.5)
+        // tcpdump -U writes each packet as it reads it, and packets it has not read when
+        // SIGINT comes are lost: wait (at most 10 s) until the six echo exchanges are in
+        // the file, however slowly a busy machine lets tcpdump catch up.
+        for _ in 0..<100 {
+            let written = [UInt8]((try? Data(contentsOf: file)) ?? Data())
+            if RTTTools.engineSamples(written, configuration: RTTConfiguration()).samples.filter({ $0.method == .icmp }).count >= 6 { break }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
         tcpdump.interrupt()
         for _ in 0..<100 where tcpdump.isRunning { Thread.sleep(forTimeInterval: 0.1) }
         #expect(!tcpdump.isRunning, "tcpdump did not stop on SIGINT")

@@ -125,6 +125,22 @@ public final class RawSocket {
         return latest
     }
 
+    /// The latest probe's TX timestamp: what the error queue holds now or, when the reply
+    /// overtook it (on a loaded host the peer can answer before the sending device has
+    /// queued the timestamp), what arrives within `graceNanoseconds`. nil when none came.
+    /// The corresponding C functions are `recvmsg(MSG_ERRQUEUE)` and `ppoll` (POLLERR).
+    public func transmitTimestamp(graceNanoseconds: UInt64) -> Int64? {
+        if let stamp = drainErrorQueue() { return stamp }
+        let deadline = monotonicNanoseconds() &+ graceNanoseconds
+        while true {
+            let now = monotonicNanoseconds()
+            guard now < deadline else { return nil }
+            // No events asked for: ppoll still reports POLLERR, an error-queue entry.
+            guard case .ready = probeWait(fd: rawValue, events: 0, stopFD: -1, timeoutNanoseconds: deadline - now) else { return nil }
+            if let stamp = drainErrorQueue() { return stamp }
+        }
+    }
+
     /// Waits until a datagram (or an error-queue entry) is ready, `stop` fires, or
     /// `timeoutNanoseconds` passes. The corresponding C function is `ppoll`.
     public func waitReadable(timeoutNanoseconds: UInt64, stop: StopSignal) -> ProbeWait {
