@@ -42,13 +42,17 @@ public struct CapturePipelineConfiguration {
         public var target: String
         /// Print the text report at the end (not when the JSON report goes to standard output).
         public var printsReport: Bool
+        /// Give the final report `--hgrm`'s text.
+        public var percentileDistributions: Bool
 
-        public init(engine: RTTConfiguration, samplesPath: String?, intervalNanoseconds: UInt64, target: String, printsReport: Bool) {
+        public init(engine: RTTConfiguration, samplesPath: String?, intervalNanoseconds: UInt64, target: String, printsReport: Bool,
+                    percentileDistributions: Bool = false) {
             self.engine = engine
             self.samplesPath = samplesPath
             self.intervalNanoseconds = intervalNanoseconds
             self.target = target
             self.printsReport = printsReport
+            self.percentileDistributions = percentileDistributions
         }
     }
 
@@ -208,7 +212,7 @@ public enum CapturePipeline {
         flush()
         if let roundTrips {
             samples?.flush()
-            let rttReport = rtt.engine.pointee.report(target: roundTrips.target)
+            let rttReport = rtt.engine.pointee.report(target: roundTrips.target, percentileDistributions: roundTrips.percentileDistributions)
             if roundTrips.printsReport {
                 buffer.append(contentsOf: RTTTextReport.render(rttReport).utf8)
                 flush()

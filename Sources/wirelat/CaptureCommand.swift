@@ -148,7 +148,7 @@ struct CaptureCommand: ParsableCommand {
             var target = interface.map { "interface \($0)" } ?? (read ?? "")
             if !filter.isEmpty { target += " (\(filter.joined(separator: " ")))" }
             configuration.roundTrips = .init(engine: engine, samplesPath: samples, intervalNanoseconds: interval?.nanoseconds ?? 1_000_000_000,
-                                             target: target, printsReport: outputs.json != "-")
+                                             target: target, printsReport: outputs.json != "-", percentileDistributions: hgrm != nil)
         }
         return configuration
     }

@@ -108,7 +108,7 @@ public struct CaptureRTTReport: Codable, Sendable, Equatable {
     /// Busiest flows first (by packets).
     public var topFlows: [RTTFlowReport]
     /// `--hgrm`'s text: a ``PercentileDistributionFile`` section (clock `wire`) per method
-    /// with samples. Not part of the JSON.
+    /// with samples, made only when asked for (it walks every histogram). Not part of the JSON.
     public var percentileDistributions = ""
 
     public init(target: String, ackRule: RTTAckRule, methods: [CaptureRTTMethodReport], counters: RTTCounters,
@@ -131,8 +131,9 @@ public struct CaptureRTTReport: Codable, Sendable, Equatable {
 
 extension RTTEngine {
     /// The report so far. Requests still waiting in the table count as unanswered here
-    /// (the engine itself is not changed, so capturing may go on).
-    public func report(target: String) -> CaptureRTTReport {
+    /// (the engine itself is not changed, so capturing may go on). With
+    /// `percentileDistributions`, also `--hgrm`'s text.
+    public func report(target: String, percentileDistributions: Bool = false) -> CaptureRTTReport {
         var methodCounters = matcher.methodCounters
         var counters = matcher.counters
         var live: [RTTFlowSummary] = []
@@ -152,7 +153,7 @@ extension RTTEngine {
                 row.towardInitiator = RTTHalfReport(samples: matcher.halves[1].count, rttNanoseconds: matcher.halves[1].summary())
             }
             methods.append(row)
-            if recorder.count > 0 {
+            if percentileDistributions && recorder.count > 0 {
                 distributions += PercentileDistributionFile.section(method: method.rawValue, clock: "wire", recorder)
             }
         }
