@@ -185,12 +185,25 @@ func startClient(_ arguments: [String], in directory: ScratchDirectory) async th
 }
 
 /// A TCP port nothing on this host listens on, from `preferred` upwards (checked by binding
-/// [::] with IPv4 mapped, as `wirelat server` does).
+/// [::] with IPv4 mapped, as `wirelat server` does), and not handed to another test of
+/// this process: suites run in parallel, and two that asked at once would otherwise get
+/// the same port before either server had bound it.
 func freePort(_ preferred: UInt16) -> UInt16 {
-    for candidate in stride(from: Int(preferred), to: Int(preferred) + 500, by: 7) where canBind(UInt16(candidate)) {
+    PortLedger.shared.lock.lock()
+    defer { PortLedger.shared.lock.unlock() }
+    for candidate in stride(from: Int(preferred), to: Int(preferred) + 500, by: 7)
+    where !PortLedger.shared.handedOut.contains(UInt16(candidate)) && canBind(UInt16(candidate)) {
+        PortLedger.shared.handedOut.insert(UInt16(candidate))
         return UInt16(candidate)
     }
     return preferred
+}
+
+/// The ports ``freePort(_:)`` has handed out in this test process.
+private final class PortLedger: @unchecked Sendable {
+    static let shared = PortLedger()
+    let lock = NSLock()
+    var handedOut = Set<UInt16>()
 }
 
 private func canBind(_ port: UInt16) -> Bool {
