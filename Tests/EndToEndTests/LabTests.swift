@@ -160,7 +160,11 @@ struct LabEndToEnd {
         let report = try await clientAcross(["--duration", "2s", "--timestamps", "kernel"])
         let rtt = try #require(report["rtt_ns"] as? [String: Any])
         let p50 = Double(try #require(integer(rtt["p50"]))) / 1e6
-        #expect(p50 >= 1.999 && p50 <= upper, "client p50 \(p50) ms, expected 2 ms (≤ \(upper))")
+        // Beside ping on the same link in the same test: ICMP is answered in the peer's
+        // kernel, the request in the server process, whose wake-up after 2 ms asleep (20–50 µs
+        // on this VM) and both TCP stacks come on top; 100 µs allows for them.
+        let clientUpper = v4avg + 0.1
+        #expect(p50 >= 1.999 && p50 <= clientUpper, "client p50 \(p50) ms, expected 2 ms (≤ ping's median \(v4avg) ms + 0.1 ms)")
         // How many round trips fit in 2 s depends on how busy the machine is (the server's and
         // the client's wake-ups are inside each exchange); the link's counters must account for
         // every one of them and every ping.
