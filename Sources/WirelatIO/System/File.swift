@@ -73,7 +73,18 @@ public func writeStandardOutput(_ bytes: UnsafeRawBufferPointer) -> Bool {
 /// A whole small file (at most 1 MiB) as text, nil if it cannot be read. The
 /// corresponding C functions are `open` and `read`.
 public func readSmallFile(_ path: String) -> String? {
-    guard let bytes = try? readWholeFile(path, limit: 1 << 20) else { return nil }
+    let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    let file = FileDescriptor(owning: fd)
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 16384)
+    while bytes.count < 1 << 20 {
+        let n = chunk.withUnsafeMutableBytes { Glibc.read(file.rawValue, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        if n < 0 { return nil }
+        if n == 0 { break }
+        bytes.append(contentsOf: chunk[0..<n])
+    }
     return String(decoding: bytes, as: UTF8.self)
 }
 
