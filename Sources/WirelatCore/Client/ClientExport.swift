@@ -31,8 +31,16 @@ public enum ClientExport {
         return out
     }
 
-    /// One ``PercentileDistributionFile`` section per clock.
+    /// One section per clock, each opened by `#[method=<m> clock=<c>]` and followed by
+    /// ``LatencyRecorder/percentileDistribution()`` (what wrk2 prints and HdrHistogram's
+    /// plotter reads, once the header line is cut off).
     public static func hgrm(method: String, _ sections: [(clock: String, recorder: LatencyRecorder)]) -> String {
-        sections.map { PercentileDistributionFile.section(method: method, clock: $0.clock, $0.recorder) }.joined()
+        var out = ""
+        for (clock, recorder) in sections {
+            out += "#[method=\(method) clock=\(clock)]\n"
+            out += recorder.percentileDistribution()
+            if !out.hasSuffix("\n") { out += "\n" }
+        }
+        return out
     }
 }

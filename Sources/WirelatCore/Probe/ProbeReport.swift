@@ -369,7 +369,7 @@ public struct ProbeReport: Codable, Sendable, Equatable {
                 if let v = r.rtt(clock) { recorder.record(v) }
             }
             guard !recorder.isEmpty else { continue }
-            text += PercentileDistributionFile.section(method: method.rawValue, clock: clock.rawValue, recorder)
+            text += "#[method=\(method.rawValue) clock=\(clock.rawValue)]\n" + recorder.percentileDistribution()
         }
         return text
     }
