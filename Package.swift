@@ -41,12 +41,12 @@ let package = Package(
         // The decoders under libFuzzer (scripts/fuzz builds it with -sanitize=fuzzer);
         // a plain build replays inputs given as files.
         .executableTarget(name: "wirelat-fuzz", dependencies: ["WirelatCore"], path: "Sources/WirelatFuzz"),
-        .testTarget(name: "WirelatCoreTests", dependencies: ["WirelatCore", .product(name: "Histogram", package: "hdrhistogram-swift")], exclude: ["Fixtures"]),
-        // Helpers the IO and Kit tests share: bounded waits, raw loopback connections.
+        .testTarget(name: "WirelatCoreTests", dependencies: ["WirelatCore", "WirelatTestSupport", .product(name: "Histogram", package: "hdrhistogram-swift")], exclude: ["Fixtures"]),
+        // Helpers the test targets share: bounded waits, raw loopback connections, child processes.
         .target(name: "WirelatTestSupport", dependencies: ["WirelatIO"], path: "Tests/WirelatTestSupport"),
         .testTarget(name: "WirelatIOTests", dependencies: ["WirelatIO", "WirelatCore", "WirelatTestSupport"]),
         // Server, client and capture pipeline, in process.
         .testTarget(name: "WirelatKitTests", dependencies: ["WirelatKit", "WirelatIO", "WirelatCore", "WirelatTestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["WirelatCore", "WirelatIO"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["WirelatCore", "WirelatIO", "WirelatTestSupport"]),
     ]
 )

@@ -161,7 +161,7 @@ extension Spawned {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if stderr.contains(text) { return true }
-            if !process.isRunning { return stderr.contains(text) }
+            if !isRunning { return stderr.contains(text) }
             try? await Task.sleep(for: .milliseconds(20))
         }
         return false

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WirelatTestSupport
 @preconcurrency import Glibc
 
 // `wirelat lab` end to end: the real binary makes the namespaces and starts its delay line;
@@ -24,15 +25,8 @@ enum LabSupport {
     /// 2-second kill timeout; this waits at most 20 s.
     static func downNow() {
         guard let binary = try? WirelatBinary.require() else { return }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = ["lab", "down"]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        guard (try? p.run()) != nil else { return }
-        let deadline = Date().addingTimeInterval(20)
-        while p.isRunning && Date() < deadline { usleep(10_000) }
-        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        guard let child = try? TestChild(binary, ["lab", "down"]) else { return }
+        _ = child.waitBlocking(timeout: .seconds(20))
     }
 
     /// Live `wirelat lab delay-line` processes, from /proc.
@@ -461,15 +455,7 @@ func runCommand(_ path: String, _ arguments: [String]) async throws -> String {
 /// killed. Its exit status.
 @discardableResult
 func runCommandNow(_ path: String, _ arguments: [String]) throws -> Int32 {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: path)
-    p.arguments = arguments
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = FileHandle.nullDevice
-    try p.run()
-    let deadline = Date().addingTimeInterval(10)
-    while p.isRunning && Date() < deadline { usleep(10_000) }
-    if p.isRunning { kill(p.processIdentifier, SIGKILL) }
-    p.waitUntilExit()
-    return p.terminationStatus
+    let child = try TestChild(path, arguments)
+    guard let end = child.waitBlocking(timeout: .seconds(10)) else { return 128 + SIGKILL }
+    return end.bySignal ? 128 + end.status : end.status
 }

@@ -155,15 +155,15 @@ struct RTTCaptureEndToEnd {
                                      name: "client", in: dir)
             children.append(client)
             try? await Task.sleep(for: .milliseconds(1500))
-            try #require(client.process.isRunning, "the client ended early\n\(client.transcript)")
+            try #require(client.isRunning, "the client ended early\n\(client.transcript)")
             // Ctrl-C 1.5 s into a 6 s test: the capture should stop (and report) long before
             // the test ends. tcpdump, even at nice 19 on that CPU, stops within about a second.
             capture.signal(SIGINT)
             let deadline = ContinuousClock.now + .seconds(20)
-            while capture.process.isRunning && ContinuousClock.now < deadline {
+            while capture.isRunning && ContinuousClock.now < deadline {
                 try? await Task.sleep(for: .milliseconds(20))
             }
-            let clientStillRunning = client.process.isRunning
+            let clientStillRunning = client.isRunning
             let exit = try #require(await capture.waitForExit(timeout: .seconds(1)), "wirelat capture did not stop within 20 s of SIGINT\n\(capture.transcript)")
             let clientExit = await client.waitForExit(timeout: .seconds(30))
             #expect(clientExit?.status == 0 && clientExit?.bySignal == false, "the client failed\n\(client.transcript)")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WirelatTestSupport
 @preconcurrency import Glibc
 
 // The end-to-end tests run the release binary, as a user would. Every process started
@@ -47,9 +48,11 @@ struct ScratchDirectory {
 }
 
 /// A child process whose standard output and error go to files, so nothing can block on a pipe.
+/// It runs in its own process group, with SIGINT and SIGTERM unblocked and at their
+/// defaults, as a shell would start it (the test runner's threads block them).
 final class Spawned {
     let name: String
-    let process = Process()
+    let child: TestChild
     let stdoutPath: String
     let stderrPath: String
 
@@ -57,74 +60,36 @@ final class Spawned {
         self.name = name
         stdoutPath = directory.file("\(name).stdout")
         stderrPath = directory.file("\(name).stderr")
-        for path in [stdoutPath, stderrPath] where !FileManager.default.createFile(atPath: path, contents: nil) {
-            throw E2EFailure("cannot create \(path)")
-        }
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: stdoutPath))
-        let errors = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
-        // The child has its own copies once it runs; ours would stay open as long as Process lives.
-        defer {
-            try? output.close()
-            try? errors.close()
-        }
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = output
-        process.standardError = errors
-        // The child inherits the spawning thread's signal mask, and the test runner's threads
-        // block SIGINT and SIGTERM; a shell would not. Unblock them for the spawn only, so the
-        // child sees Ctrl-C as it would from a terminal.
-        var stopSignals = sigset_t()
-        sigemptyset(&stopSignals)
-        sigaddset(&stopSignals, SIGINT)
-        sigaddset(&stopSignals, SIGTERM)
-        var previous = sigset_t()
-        pthread_sigmask(SIG_UNBLOCK, &stopSignals, &previous)
-        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
-        try process.run()
+        child = try TestChild(executable, arguments, standardOutput: stdoutPath, standardError: stderrPath)
     }
 
-    var pid: pid_t { process.processIdentifier }
-    var stdout: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
-    var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+    var pid: pid_t { child.pid }
+    var isRunning: Bool { child.isRunning }
+    var stdout: String { readTextFile(stdoutPath) ?? "" }
+    var stderr: String { readTextFile(stderrPath) ?? "" }
 
     /// Waits until standard output contains `text`; false on timeout or if the process exited first.
     func waitForOutput(_ text: String, timeout: Duration) async -> Bool {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if stdout.contains(text) { return true }
-            if !process.isRunning { return stdout.contains(text) }
+            if !child.isRunning { return stdout.contains(text) }
             try? await Task.sleep(for: .milliseconds(20))
         }
         return false
     }
 
-    struct Exit: CustomStringConvertible {
-        let status: Int32
-        let bySignal: Bool
-        var description: String { bySignal ? "killed by signal \(status)" : "exit \(status)" }
-    }
+    typealias Exit = TestChild.Termination
 
     /// Waits for the process to end; nil (and the process killed) if it is still running at the timeout.
     func waitForExit(timeout: Duration) async -> Exit? {
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            if ContinuousClock.now >= deadline {
-                kill()
-                return nil
-            }
-            try? await Task.sleep(for: .milliseconds(20))
-        }
-        return Exit(status: process.terminationStatus, bySignal: process.terminationReason == .uncaughtSignal)
+        await child.wait(timeout: timeout)
     }
 
-    func signal(_ signal: Int32) {
-        if process.isRunning { _ = Glibc.kill(pid, signal) }
-    }
+    func signal(_ signal: Int32) { child.signal(signal) }
 
     /// SIGKILL if still running. Safe in `defer`.
-    func kill() { signal(SIGKILL) }
+    func kill() { child.kill() }
 
     /// Everything it printed, for failure messages.
     var transcript: String { "[\(name) stdout]\n\(stdout)\n[\(name) stderr]\n\(stderr)" }

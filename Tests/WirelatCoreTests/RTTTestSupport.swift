@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import WirelatCore
+import WirelatTestSupport
 
 /// One end of a hand-built TCP or ICMP exchange: an IPv4 or IPv6 address and a port.
 struct RTTEndpoint {
@@ -191,28 +192,17 @@ enum RTTTools {
         haveTshark && path("tcpdump") != nil && path("ping") != nil && getuid() == 0
     }
 
-    /// A process for `tool` whose signal mask is cleared first. The test runner's threads
-    /// block SIGINT, SIGTERM and SIGALRM, and a child inherits the mask (tcpdump would
-    /// ignore SIGINT, ping would lose its interval timer): python clears it and then
-    /// becomes the tool, keeping the PID.
-    static func process(_ tool: String, _ arguments: [String]) -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path("python3")!)
-        process.arguments = ["-c", "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, set()); "
-                             + "os.execv(sys.argv[1], sys.argv[1:])", tool] + arguments
-        return process
+    /// Starts `tool` in the background (standard output and error discarded).
+    static func start(_ tool: String, _ arguments: [String]) throws -> TestChild {
+        try TestChild(tool, arguments)
     }
 
-    /// Runs a tool to completion and returns its standard output.
+    /// Runs a tool to completion (at most 60 s) and returns its standard output.
     static func run(_ tool: String, _ arguments: [String]) throws -> String {
-        let process = process(tool, arguments)
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        guard let result = try TestChild.output(tool, arguments, timeout: .seconds(60)) else {
+            throw TestFailure("\(tool) \(arguments.joined(separator: " ")) did not finish within 60 s")
+        }
+        return result.output
     }
 
     /// tshark's ack_rtt samples of a capture: (frame, acked frame, nanoseconds).

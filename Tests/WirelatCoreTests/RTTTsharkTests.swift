@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import WirelatCore
+import WirelatTestSupport
 
 /// A small deterministic generator (SplitMix64) so every scenario can be replayed.
 private struct SplitMix64: RandomNumberGenerator {
@@ -249,14 +250,11 @@ struct RTTTsharkTests {
         let base = Int.random(in: 20_000...55_000)
         let ports = [base, base + 1, base + 2]
 
-        let tcpdump = RTTTools.process(RTTTools.path("tcpdump")!, [
+        let tcpdump = try RTTTools.start(RTTTools.path("tcpdump")!, [
             "-i", "lo", "-U", "-s", "256", "-B", "8192", "-w", file.path,
             "tcp port \(ports[0]) or tcp port \(ports[1]) or tcp port \(ports[2]) or icmp or icmp6",
         ])
-        tcpdump.standardOutput = FileHandle.nullDevice
-        tcpdump.standardError = FileHandle.nullDevice
-        try tcpdump.run()
-        defer { if tcpdump.isRunning { tcpdump.terminate() } }
+        defer { tcpdump.kill() }
         Thread.sleep(forTimeInterval: 1.5)
         let output = try RTTTools.run(RTTTools.path("python3")!, [script.path] + ports.map(String.init))
         #expect(output.contains("done"))
@@ -271,7 +269,7 @@ struct RTTTsharkTests {
             if RTTTools.engineSamples(written, configuration: RTTConfiguration()).samples.filter({ $0.method == .icmp }).count >= 6 { break }
             Thread.sleep(forTimeInterval: 0.1)
         }
-        tcpdump.interrupt()
+        tcpdump.signal(SIGINT)
         for _ in 0..<100 where tcpdump.isRunning { Thread.sleep(forTimeInterval: 0.1) }
         #expect(!tcpdump.isRunning, "tcpdump did not stop on SIGINT")
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import WirelatTestSupport
 @testable import WirelatCore
 
 /// One line of Fixtures/tcpstat/cases.tsv: a capture and the tcpstat command
@@ -86,29 +87,7 @@ enum TcpStatFixtures {
     /// Runs the installed tcpstat; nil when it is not installed or outlives `timeout`.
     static func tcpstatOutput(capture: URL, arguments: [String], timeout: TimeInterval = 30) throws -> String? {
         guard let path = tcpstatPath else { return nil }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = ["-r", capture.path] + arguments
-        let output = FileManager.default.temporaryDirectory
-            .appendingPathComponent("wirelat-tcpstat-\(UUID().uuidString).txt")
-        guard FileManager.default.createFile(atPath: output.path, contents: nil) else { return nil }
-        defer { try? FileManager.default.removeItem(at: output) }
-        let handle = try FileHandle(forWritingTo: output)
-        process.standardOutput = handle
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning {
-            if Date() > deadline {
-                process.terminate()
-                process.waitUntilExit()
-                try handle.close()
-                return nil
-            }
-            Thread.sleep(forTimeInterval: 0.005)
-        }
-        try handle.close()
-        return String(decoding: try Data(contentsOf: output), as: UTF8.self)
+        return try TestChild.output(path, ["-r", capture.path] + arguments, timeout: .seconds(Int64(timeout)))?.output
     }
 }
 
