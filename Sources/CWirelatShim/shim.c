@@ -342,3 +342,7 @@ void wl_mapping_unguard(int slot) {
 int wl_madvise_populate_read(void *address, size_t length) {
     return madvise(address, length, MADV_POPULATE_READ);
 }
+
+int wl_spawn_close_from(posix_spawn_file_actions_t *actions, int from) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, from);
+}

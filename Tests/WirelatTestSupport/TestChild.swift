@@ -1,4 +1,5 @@
 import Synchronization
+import WirelatIO
 @preconcurrency import Glibc
 
 /// A child process the tests start with `posix_spawn`: standard input, output and error
@@ -32,6 +33,10 @@ public final class TestChild: Sendable {
         } else {
             posix_spawn_file_actions_addopen(&actions, 2, standardError, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         }
+        // Nothing else of ours reaches the child: a descriptor another test holds open
+        // (a file being written, a socket) stays out of it, so, for one, a binary copied
+        // for a test is never "busy" when it is executed.
+        closeInheritedDescriptors(&actions, from: 3)
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }

@@ -24,6 +24,11 @@ int wl_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
    thread's fork and exec can inherit them. Glibc's Swift module hides pipe2. */
 int wl_pipe2_cloexec(int fds[2]);
 
+/* posix_spawn_file_actions_addclosefrom_np (glibc 2.34): the child closes every
+   descriptor from `from` up before it executes. Glibc's Swift module hides it. */
+#include <spawn.h>
+int wl_spawn_close_from(posix_spawn_file_actions_t *actions, int from);
+
 /* errno as a function, so Swift reads it at once after the call. */
 static inline int wl_errno(void) { return errno; }
 

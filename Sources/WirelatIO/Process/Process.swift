@@ -1,4 +1,5 @@
 @preconcurrency import Glibc
+import CWirelatShim
 
 /// Makes this process the leader of a new session with no controlling terminal, so it
 /// outlives the shell that started it. Fails (EPERM) for a process-group leader. The
@@ -35,6 +36,7 @@ public func spawnProcess(_ path: String, _ arguments: [String], streams: ChildSt
     if let extra = streams.extraDescriptor {
         posix_spawn_file_actions_adddup2(&actions, extra, 3)
     }
+    closeInheritedDescriptors(&actions, from: streams.extraDescriptor == nil ? 3 : 4)
     var attributes = posix_spawnattr_t()
     posix_spawnattr_init(&attributes)
     defer { posix_spawnattr_destroy(&attributes) }
@@ -53,6 +55,14 @@ public func spawnProcess(_ path: String, _ arguments: [String], streams: ChildSt
     let code = posix_spawn(&pid, path, &actions, &attributes, &argv, environ)
     if code != 0 { throw SystemError(call: "posix_spawn(\(path))", errno: code) }
     return pid
+}
+
+/// Adds to `actions` the closing of every descriptor from `from` up, after the
+/// actions before it: a child gets its standard streams and nothing else of ours, whatever
+/// another thread has open at the time. The corresponding C function is
+/// `posix_spawn_file_actions_addclosefrom_np` (glibc 2.34).
+public func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t, from: CInt) {
+    _ = wl_spawn_close_from(&actions, from)
 }
 
 /// What a finished child left: its exit status (128 + n when killed by signal n) and
@@ -78,6 +88,7 @@ public func runProcess(_ path: String, _ arguments: [String]) throws(SystemError
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, writeEnd.rawValue, 1)
         posix_spawn_file_actions_adddup2(&actions, writeEnd.rawValue, 2)
+        closeInheritedDescriptors(&actions, from: 3)
         var argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) }
         argv.append(nil)
         defer { for p in argv { free(p) } }
