@@ -2,6 +2,7 @@
 #include "CWirelatShim.h"
 #include <fcntl.h>
 #include <string.h>
+#include <linux/filter.h>
 
 int wl_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) {
     return accept4(fd, addr, len, flags);
@@ -345,4 +346,11 @@ int wl_madvise_populate_read(void *address, size_t length) {
 
 int wl_spawn_close_from(posix_spawn_file_actions_t *actions, int from) {
     return posix_spawn_file_actions_addclosefrom_np(actions, from);
+}
+
+int wl_attach_filter(int fd, const struct wl_bpf_instruction *program, unsigned short count) {
+    struct sock_fprog fprog;
+    fprog.len = count;
+    fprog.filter = (struct sock_filter *)program;
+    return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof fprog);
 }

@@ -62,6 +62,13 @@ public final class ICMPProber: Prober {
         source = (try? target.address.sourceAddressToward())?.probeAddress
         sendAddress = target.address.withPort(0)
         identifier = UInt16.random(in: 1...UInt16.max)
+        if socket.kind == .raw {
+            do {
+                try socket.attachFilter(ProbeSocketFilter.echoReplies(from: destination, identifier: identifier))
+            } catch {
+                throw .failed("cannot filter the raw ICMP socket: \(error)")
+            }
+        }
         nonce = UInt64.random(in: 0...UInt64.max)
         buffer = .allocate(byteCount: 65_536 + 128, alignment: 16)
     }

@@ -47,6 +47,11 @@ public final class SYNProber: Prober {
         } catch {
             throw .failed("no route to \(target.host): \(error)")
         }
+        do {
+            try socket.attachFilter(ProbeSocketFilter.tcpReplies(from: destination, port: port))
+        } catch {
+            throw .failed("cannot filter the raw TCP socket: \(error)")
+        }
         socket.enableTimestamps()
         sendAddress = target.address.withPort(0)
         basePort = Int.random(in: Self.portRange)

@@ -29,6 +29,11 @@ int wl_pipe2_cloexec(int fds[2]);
 #include <spawn.h>
 int wl_spawn_close_from(posix_spawn_file_actions_t *actions, int from);
 
+/* SO_ATTACH_FILTER with a classic BPF program of `count` instructions, each laid out
+   as struct sock_filter (code, jt, jf, k). */
+struct wl_bpf_instruction { uint16_t code; uint8_t jt; uint8_t jf; uint32_t k; };
+int wl_attach_filter(int fd, const struct wl_bpf_instruction *program, unsigned short count);
+
 /* errno as a function, so Swift reads it at once after the call. */
 static inline int wl_errno(void) { return errno; }
 

@@ -71,6 +71,14 @@ public final class RawSocket {
         _ = try retrying("setsockopt(ICMP_FILTER)") { wl_probe_filter_echo_replies(rawValue, family) }
     }
 
+    /// Attaches a classic BPF program: datagrams it returns 0 for never reach this socket
+    /// (socket(7), SO_ATTACH_FILTER). Anything already queued is not filtered. The
+    /// corresponding C function is `setsockopt`.
+    public func attachFilter(_ program: [BPFInstruction]) throws(SystemError) {
+        let instructions = program.map { wl_bpf_instruction(code: $0.code, jt: $0.jumpTrue, jf: $0.jumpFalse, k: $0.k) }
+        _ = try retrying("setsockopt(SO_ATTACH_FILTER)") { instructions.withUnsafeBufferPointer { wl_attach_filter(rawValue, $0.baseAddress, UInt16($0.count)) } }
+    }
+
     /// Binds to a local address, so the kernel uses it as the source. The corresponding C function is `bind`.
     public func bind(to address: SocketAddress) throws(SystemError) {
         _ = try retrying("bind") { address.withSockaddr { Glibc.bind(rawValue, $0, $1) } }
