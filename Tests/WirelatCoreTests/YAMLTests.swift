@@ -102,6 +102,25 @@ struct YAMLTests {
         #expect(parsed == expected, "\(parsed)")
         #expect(parsed["empty"]?.isNull == true)
         #expect(parsed["last"]?.scalarText == "y")
+
+        // A list at its key's indent inside a list item's mapping, then the next item.
+        let items = try YAML.parse("""
+        - host: a
+          methods:
+          - syn
+          - icmp
+        - host: b
+        -
+          host: c
+        """)
+        #expect(items == .sequence([
+            .mapping([
+                (key: "host", value: s("a", 1), line: 1),
+                (key: "methods", value: .sequence([s("syn", 3), s("icmp", 4)], line: 3), line: 2),
+            ], line: 1),
+            .mapping([(key: "host", value: s("b", 5), line: 5)], line: 5),
+            .mapping([(key: "host", value: s("c", 7), line: 7)], line: 7),
+        ], line: 1), "\(items)")
     }
 
     @Test("nested flow collections, over several lines, with trailing commas and IPv6 addresses")
@@ -198,6 +217,36 @@ struct YAMLTests {
             (key: "b", value: .sequence([s("x", 3)], line: 3), line: 2),
         ], line: 1))
         #expect(try YAML.parse("\u{FEFF}a: 1") == .mapping([(key: "a", value: s("1", 1), line: 1)], line: 1))
+    }
+
+    @Test("every prefix of a configuration either parses or names a line inside the text")
+    func truncatedAnywhere() throws {
+        let text = """
+        listen: "[::]:9155"   # comment
+        defaults: {interval: 10s, methods: [reqresp, 'syn'],
+                   timeout: "1s"}
+        targets:
+          - name: db01
+            host: 10.0.0.5
+          - {host: "a\\tb", port: 1}
+        peers:
+          hosts:
+            - 10.77.0.1
+        """
+        let characters = Array(text)
+        var refused = 0
+        for end in 0...characters.count {
+            let prefix = String(characters[0..<end])
+            do {
+                _ = try YAML.parse(prefix)
+            } catch {
+                refused += 1
+                let lines = prefix.split(separator: "\n", omittingEmptySubsequences: false).count
+                #expect((1...lines).contains(error.line), "\(prefix.debugDescription): \(error)")
+            }
+        }
+        #expect(refused > 0)
+        #expect(try YAML.parse(text)["targets"]?.line == 5)
     }
 
     @Test("what the subset refuses names its line", arguments: [

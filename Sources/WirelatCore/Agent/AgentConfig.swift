@@ -146,11 +146,17 @@ public struct AgentConfig: Equatable, Sendable {
     /// Accepted summary window: 1 s to 1 h.
     public static let summaryWindowRange: ClosedRange<UInt64> = 1_000_000_000...3_600_000_000_000
 
-    /// Parses and validates a configuration. `readFile` loads `peers.file`; a relative
-    /// path is joined to `baseDirectory` (the configuration file's directory) first.
-    /// Every error names the line it is about.
+    /// Parses and validates a configuration. `readFile` loads `peers.file`, with the path
+    /// as written (relative to the working directory). Every error names the line it is
+    /// about.
+    public static func parse(_ text: String, readFile: (String) throws -> String) throws(AgentConfigError) -> AgentConfig {
+        try parse(text, baseDirectory: "", readFile: readFile)
+    }
+
+    /// As ``parse(_:readFile:)``, with a relative `peers.file` joined to `baseDirectory`
+    /// (the configuration file's directory) before `readFile` loads it.
     public static func parse(
-        _ text: String, baseDirectory: String = "", readFile: (String) throws -> String
+        _ text: String, baseDirectory: String, readFile: (String) throws -> String
     ) throws(AgentConfigError) -> AgentConfig {
         let root: YAMLNode
         do {
@@ -247,7 +253,12 @@ private struct ConfigReader {
             let block = try fields(node, in: "defaults", allowed: settingKeys)
             defaults = try settings(block, rank: 1)
         }
-        _ = try resolve(defaults, builtIn: builtIn, line: defaultsLine, name: "defaults", host: "", isPeer: false, requirePort: false)
+        // The defaults on their own (every combination check), and as the peer template
+        // until a `peers` block refines it.
+        var peerTemplate = defaults
+        peerTemplate.port = nil
+        config.peerDefaults = try resolve(peerTemplate, builtIn: builtIn, line: defaultsLine, name: "", host: "", isPeer: true, requirePort: false)
+        config.peerDefaults.port = config.responderPort
 
         var firstName: [String: Int] = [:]
         if let (node, _) = top["targets"], !node.isNull {
@@ -625,7 +636,7 @@ private extension Substring {
 /// What decides that two spellings name the same host: an IPv6 address by its 128-bit
 /// value (brackets and a `%zone` dropped, any case, any `::` compression), anything else
 /// by its lowercased text.
-func hostIdentity(_ host: String) -> String {
+private func hostIdentity(_ host: String) -> String {
     var text = Substring(host)
     if text.hasPrefix("["), text.hasSuffix("]") { text = text.dropFirst().dropLast() }
     if let percent = text.firstIndex(of: "%") { text = text[..<percent] }
@@ -636,7 +647,7 @@ func hostIdentity(_ host: String) -> String {
 
 /// The 16 bytes of IPv6 text (RFC 4291 §2.2: hex groups, one `::`, an optional dotted
 /// IPv4 tail); nil when it is not IPv6 text.
-func ipv6Bytes(_ text: String) -> [UInt8]? {
+private func ipv6Bytes(_ text: String) -> [UInt8]? {
     var halves = [text]
     if let range = text.firstRange(of: "::") {
         halves = [String(text[..<range.lowerBound]), String(text[range.upperBound...])]
