@@ -19,6 +19,9 @@ public struct CaptureConfiguration {
     /// Live captures: called every `tickNanoseconds` of wall-clock time.
     public var tickNanoseconds: UInt64?
     public var onTick: () -> Void = {}
+    /// Asked at every tick of a live capture; true ends it as SIGINT would (without
+    /// counting as interrupted).
+    public var shouldStop: () -> Bool = { false }
 
     public init(source: Source) {
         self.source = source
@@ -83,6 +86,12 @@ public final class CaptureSession {
 
     public var linkType: LinkType { handle.linkType }
 
+    /// libpcap's counters so far (packets the kernel received and dropped); nil where the
+    /// platform keeps none. Call it from the capture's own thread (in `onTick`).
+    public func statistics() -> (received: UInt32, dropped: UInt32)? {
+        handle.statistics().map { ($0.received, $0.dropped) }
+    }
+
     public func run() -> CaptureOutcome {
         if handle.isLive { runLive() } else { runOffline() }
         if let dumper {
@@ -130,6 +139,10 @@ public final class CaptureSession {
     private func scheduleTick(_ loop: EventLoop, at deadline: UInt64, every tick: UInt64) {
         loop.schedule(at: deadline) { [weak self] in
             guard let self else { return }
+            if self.configuration.shouldStop() {
+                loop.stop()
+                return
+            }
             self.configuration.onTick()
             // After a stall, skip the ticks already missed rather than replay them.
             var next = deadline &+ tick
