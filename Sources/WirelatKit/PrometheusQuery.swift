@@ -141,6 +141,10 @@ public struct PrometheusClient: Sendable {
         }
         do {
             return try PrometheusAnswer.samples(from: response.body, httpStatus: response.status, reason: response.reason)
+        } catch .refused(let type, let message) {
+            // An error text may run over lines (a PromQL parse error quotes the query): one line here.
+            let line = message.split(whereSeparator: \.isNewline).joined(separator: " ")
+            throw MeshReadError("Prometheus at \(url) refused the query (\(type)): \(line)")
         } catch {
             throw MeshReadError("Prometheus at \(url): \(error)")
         }

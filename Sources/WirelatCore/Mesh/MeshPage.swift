@@ -91,10 +91,10 @@ public enum MeshPage {
         }
 
         func colour(_ value: Double) -> String {
-            guard let low, let high, high > low, value > 0 else { return rgb(0x1a, 0x98, 0x50) }
+            guard let low, let high, high > low, value > 0 else { return rgb(0x66, 0xbd, 0x63) }
             let t = min(1, max(0, (Double.log(value) - Double.log(low)) / (Double.log(high) - Double.log(low))))
-            // #1a9850 → #fee08b → #d73027 (ColorBrewer RdYlGn ends and middle).
-            let (a, b, u) = t < 0.5 ? ((0x1a, 0x98, 0x50), (0xfe, 0xe0, 0x8b), t * 2) : ((0xfe, 0xe0, 0x8b), (0xd7, 0x30, 0x27), t * 2 - 1)
+            // #66bd63 → #ffffbf → #f46d43 (ColorBrewer RdYlGn, light enough for black text).
+            let (a, b, u) = t < 0.5 ? ((0x66, 0xbd, 0x63), (0xff, 0xff, 0xbf), t * 2) : ((0xff, 0xff, 0xbf), (0xf4, 0x6d, 0x43), t * 2 - 1)
             func mix(_ x: Int, _ y: Int) -> Int { Int((Double(x) + (Double(y) - Double(x)) * u).rounded()) }
             return rgb(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
         }

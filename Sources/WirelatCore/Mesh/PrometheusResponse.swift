@@ -24,7 +24,7 @@ public enum PrometheusAnswerError: Error, Equatable, Sendable, CustomStringConve
 
     public var description: String {
         switch self {
-        case .refused(let type, let message): "Prometheus refused the query (\(type)): \(message)"
+        case .refused(let type, let message): "refused the query (\(type)): \(message)"
         case .notAPI(let status, let reason):
             "the answer is not Prometheus' query API (HTTP \(status)\(reason.isEmpty ? "" : " \(reason)")); is the URL Prometheus' own, with its route prefix?"
         case .unexpectedResult(let type): "Prometheus answered with a \(type), not an instant vector"
