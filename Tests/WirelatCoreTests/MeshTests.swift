@@ -137,6 +137,27 @@ struct HTTPResponseReaderTests {
         }
     }
 
+    @Test("a 4 MiB body in 100-byte chunks, fed 64 KiB at a time, as a socket delivers it")
+    func manyChunks() throws {
+        var wire = Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".utf8)
+        var expected: [UInt8] = []
+        for i in 0 ..< 41_943 {
+            let piece = [UInt8](repeating: UInt8(ascii: "a") + UInt8(i % 26), count: 100)
+            wire += Array("64\r\n".utf8) + piece + Array("\r\n".utf8)
+            expected += piece
+        }
+        wire += Array("0\r\n\r\n".utf8)
+        var reader = HTTPResponseReader(maxBodyBytes: 64 << 20)
+        var response: HTTPResponse?
+        var offset = 0
+        while response == nil && offset < wire.count {
+            let end = min(offset + 65_536, wire.count)
+            response = try reader.feed(wire[offset ..< end])
+            offset = end
+        }
+        #expect(response?.body == expected)
+    }
+
     @Test("no length: the body runs to the end of the connection; 204 has none")
     func untilClose() throws {
         #expect(try read("HTTP/1.0 200 OK\r\n\r\nall of it", cut: 5).body == Array("all of it".utf8))

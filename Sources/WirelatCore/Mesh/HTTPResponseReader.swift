@@ -46,7 +46,11 @@ public struct HTTPResponseReader: Sendable {
     }
 
     private var state = State.head
+    /// Bytes received and not yet consumed: `buffer[start...]`. Consumed bytes are dropped
+    /// in one move once they are the larger part, so a body of many small chunks costs
+    /// no more than one copy per byte.
     private var buffer: [UInt8] = []
+    private var start = 0
     private var status = 0
     private var reason = ""
     private var headers: [String: String] = [:]
@@ -58,6 +62,10 @@ public struct HTTPResponseReader: Sendable {
 
     /// Adds bytes; returns the response once it is complete, nil while more are needed.
     public mutating func feed(_ bytes: some Collection<UInt8>) throws(HTTPResponseError) -> HTTPResponse? {
+        if start > 0 && start >= buffer.count / 2 {
+            buffer.removeSubrange(..<start)
+            start = 0
+        }
         buffer.append(contentsOf: bytes)
         return try advance()
     }
@@ -66,8 +74,7 @@ public struct HTTPResponseReader: Sendable {
     /// otherwise `.truncated`.
     public mutating func finish() throws(HTTPResponseError) -> HTTPResponse {
         if case .untilClose = state {
-            try appendBody(buffer[...])
-            buffer.removeAll()
+            try consumeBody(buffer.count - start)
             state = .done
         }
         guard case .done = state else { throw .truncated }
@@ -80,19 +87,21 @@ public struct HTTPResponseReader: Sendable {
 
     /// The next line ending in CRLF (or a bare LF), without it; nil until one has arrived.
     private mutating func takeLine(limit: Int) throws(HTTPResponseError) -> [UInt8]? {
-        guard let lf = buffer.firstIndex(of: 0x0A) else {
-            if buffer.count > limit { throw .tooLarge(limit: limit) }
+        guard let lf = buffer[start...].firstIndex(of: 0x0A) else {
+            if buffer.count - start > limit { throw .tooLarge(limit: limit) }
             return nil
         }
-        var line = Array(buffer[..<lf])
-        buffer.removeSubrange(...lf)
+        var line = Array(buffer[start ..< lf])
+        start = lf + 1
         if line.last == 0x0D { line.removeLast() }
         return line
     }
 
-    private mutating func appendBody(_ bytes: ArraySlice<UInt8>) throws(HTTPResponseError) {
-        if body.count + bytes.count > maxBodyBytes { throw .tooLarge(limit: maxBodyBytes) }
-        body.append(contentsOf: bytes)
+    /// Moves the next `count` unconsumed bytes to the body.
+    private mutating func consumeBody(_ count: Int) throws(HTTPResponseError) {
+        if body.count + count > maxBodyBytes { throw .tooLarge(limit: maxBodyBytes) }
+        body.append(contentsOf: buffer[start ..< start + count])
+        start += count
     }
 
     private mutating func advance() throws(HTTPResponseError) -> HTTPResponse? {
@@ -108,9 +117,8 @@ public struct HTTPResponseReader: Sendable {
                     try readHeader(line)
                 }
             case .fixed(let remaining):
-                let n = min(remaining, buffer.count)
-                try appendBody(buffer[..<n])
-                buffer.removeSubrange(..<n)
+                let n = min(remaining, buffer.count - start)
+                try consumeBody(n)
                 if remaining - n == 0 {
                     state = .done
                 } else {
@@ -128,9 +136,8 @@ public struct HTTPResponseReader: Sendable {
                 if body.count + size > maxBodyBytes { throw .tooLarge(limit: maxBodyBytes) }
                 state = size == 0 ? .trailers : .chunkData(remaining: size)
             case .chunkData(let remaining):
-                let n = min(remaining, buffer.count)
-                try appendBody(buffer[..<n])
-                buffer.removeSubrange(..<n)
+                let n = min(remaining, buffer.count - start)
+                try consumeBody(n)
                 if remaining - n == 0 {
                     state = .chunkDataEnd
                 } else {
@@ -145,8 +152,7 @@ public struct HTTPResponseReader: Sendable {
                 guard let line = try takeLine(limit: Self.maxHeaderBytes) else { return nil }
                 if line.isEmpty { state = .done }
             case .untilClose:
-                try appendBody(buffer[...])
-                buffer.removeAll()
+                try consumeBody(buffer.count - start)
                 return nil
             case .done:
                 return response
