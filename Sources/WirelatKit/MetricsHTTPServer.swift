@@ -43,7 +43,8 @@ public final class MetricsHTTPServer: @unchecked Sendable {
         /// Connections held at once; a new one beyond closes the oldest that has no
         /// complete request.
         public var maxConnections = 256
-        /// The largest response queued on one connection; a larger one closes it.
+        /// The most output queued on one connection. Answers go out one at a time, so this
+        /// bounds the answer: a larger one closes the connection (`response_too_large`).
         public var outputBytes = 64 << 20
         /// How long a client may take to read its whole response.
         public var responseTimeoutNanoseconds: UInt64 = 10_000_000_000
@@ -246,7 +247,7 @@ public final class MetricsHTTPServer: @unchecked Sendable {
     private func handle(_ fd: CInt, _ events: IOEvents) {
         guard let c = connections[fd] else { return }
         if events.contains(.writable) {
-            flush(c)
+            progress(c)
             guard connections[fd] === c else { return }
         }
         if c.phase != .responding, !events.isDisjoint(with: [.readable, .hangup, .error, .peerClosed]) {
@@ -271,30 +272,62 @@ public final class MetricsHTTPServer: @unchecked Sendable {
         }
         if c.phase == .lingering { return }
         c.input.append(contentsOf: readBuffer[0..<n])
-        serveBuffered(c)
+        progress(c)
     }
 
-    /// Answers the request whose head `c.input` starts with, if it is whole.
-    private func serveBuffered(_ c: HTTPConnection) {
+    /// Moves the connection on as far as it can go without waiting: answers the request
+    /// at the head of its input, writes the answer, and once it is out answers the next
+    /// one already received (pipelining) — in a loop, so a burst of pipelined requests
+    /// never deepens the stack.
+    private func progress(_ c: HTTPConnection) {
+        let fd = c.socket.rawValue
+        while connections[fd] === c {
+            switch c.phase {
+            case .readingHead:
+                guard !c.input.isEmpty, answerBuffered(c) else { return }
+            case .responding:
+                do {
+                    try c.flush()
+                } catch {
+                    close(fd, dropped: nil)
+                    return
+                }
+                if c.hasPendingOutput {
+                    watch(c, readable: false, writable: true)
+                    return
+                }
+                if c.closeAfterResponse {
+                    if c.dropCounted { linger(c) } else { close(fd, dropped: nil) }
+                    return
+                }
+                watch(c, readable: true, writable: false)
+                awaitHead(c)
+            case .lingering:
+                return
+            }
+        }
+    }
+
+    /// Queues the answer to the request whose head `c.input` starts with, if the head is
+    /// whole or already wrong; false when more bytes are needed.
+    private func answerBuffered(_ c: HTTPConnection) -> Bool {
         switch HTTPRequestHead.parse(c.input) {
         case .incomplete:
-            if c.input.count > limits.requestHeadBytes {
-                refuse(c, status: 431, reason: .headTooLarge)
-            }
+            guard c.input.count > limits.requestHeadBytes else { return false }
+            refuse(c, status: 431, reason: .headTooLarge)
         case .malformed:
             refuse(c, status: 400, reason: .badRequest)
         case .complete(let head, let consumed):
             if consumed > limits.requestHeadBytes {
                 refuse(c, status: 431, reason: .headTooLarge)
-                return
-            }
-            if head.hasBody {
+            } else if head.hasBody {
                 refuse(c, status: 413, reason: .requestBody)
-                return
+            } else {
+                c.input.removeFirst(consumed)
+                respond(c, to: head)
             }
-            c.input.removeFirst(consumed)
-            respond(c, to: head)
         }
+        return true
     }
 
     private func respond(_ c: HTTPConnection, to head: HTTPRequestHead) {
@@ -312,7 +345,7 @@ public final class MetricsHTTPServer: @unchecked Sendable {
             response = (405, "text/plain; charset=utf-8", Array(text.utf8))
             extraHeaders = "Allow: GET, HEAD\r\n"
         }
-        send(c, response, extraHeaders: extraHeaders, includeBody: head.method != "HEAD", keepAlive: head.keepAlive)
+        queue(c, response, extraHeaders: extraHeaders, includeBody: head.method != "HEAD", keepAlive: head.keepAlive)
     }
 
     /// Answers `status` with a one-line body, and closes once it is sent.
@@ -321,10 +354,12 @@ public final class MetricsHTTPServer: @unchecked Sendable {
         c.dropCounted = true
         c.input = []
         let text = "\(status) \(HTTPRequestHead.reasonPhrase(status))\n"
-        send(c, (status, "text/plain; charset=utf-8", Array(text.utf8)), extraHeaders: "", includeBody: true, keepAlive: false)
+        queue(c, (status, "text/plain; charset=utf-8", Array(text.utf8)), extraHeaders: "", includeBody: true, keepAlive: false)
     }
 
-    private func send(_ c: HTTPConnection, _ response: Response, extraHeaders: String, includeBody: Bool, keepAlive: Bool) {
+    /// Queues `response` (its head, and its body unless `includeBody` is false) and starts
+    /// the response timer; ``progress(_:)`` writes it.
+    private func queue(_ c: HTTPConnection, _ response: Response, extraHeaders: String, includeBody: Bool, keepAlive: Bool) {
         let fd = c.socket.rawValue
         var headText = "HTTP/1.1 \(response.status) \(HTTPRequestHead.reasonPhrase(response.status))\r\n"
         headText += "Content-Type: \(response.contentType)\r\nContent-Length: \(response.body.count)\r\n"
@@ -333,7 +368,7 @@ public final class MetricsHTTPServer: @unchecked Sendable {
         headText += "\r\n"
         let size = headText.utf8.count + (includeBody ? response.body.count : 0)
         if c.pendingOutputBytes + size > limits.outputBytes {
-            close(fd, dropped: .slowReader)
+            close(fd, dropped: .responseTooLarge)
             return
         }
         c.output.append(contentsOf: headText.utf8)
@@ -345,36 +380,6 @@ public final class MetricsHTTPServer: @unchecked Sendable {
         setDeadline(c, after: limits.responseTimeoutNanoseconds) { [unowned self] in
             self.close(fd, dropped: .slowReader)
         }
-        flush(c)
-    }
-
-    /// Writes what is queued; when the response is out, waits for the next request,
-    /// or closes.
-    private func flush(_ c: HTTPConnection) {
-        let fd = c.socket.rawValue
-        do {
-            try c.flush()
-        } catch {
-            close(fd, dropped: nil)
-            return
-        }
-        if c.hasPendingOutput {
-            watch(c, readable: false, writable: true)
-            return
-        }
-        guard c.phase == .responding else { return }
-        if c.closeAfterResponse {
-            if c.dropCounted {
-                linger(c)
-            } else {
-                close(fd, dropped: nil)
-            }
-            return
-        }
-        watch(c, readable: true, writable: false)
-        awaitHead(c)
-        // A request that came with the previous one (pipelining) is answered now.
-        if !c.input.isEmpty { serveBuffered(c) }
     }
 
     /// After an error answer: FIN now, discard what the client still sends, close when it

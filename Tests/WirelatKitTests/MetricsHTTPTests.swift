@@ -248,6 +248,35 @@ struct MetricsHTTPTests {
         }
     }
 
+    @Test("200 requests pipelined in one write are all answered, in order")
+    func pipelinedBurst() async throws {
+        try await withMetricsServer { harness in
+            let client = try HTTPTestClient(port: harness.port)
+            var burst = ""
+            for i in 0..<200 { burst += i % 2 == 0 ? "GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n" : "HEAD /nope HTTP/1.1\r\nHost: x\r\n\r\n" }
+            try client.send(burst)
+            for i in 0..<200 {
+                let r = try client.response(head: i % 2 == 1)
+                #expect(r.status == (i % 2 == 0 ? 200 : 404), "answer \(i)")
+            }
+            let (ok, stats) = await harness.waitUntil { $0.requests(200) == 100 && $0.requests(404) == 100 }
+            #expect(ok, "\(stats)")
+        }
+    }
+
+    @Test("a keep-alive connection with no new request within the head timeout is closed as idle")
+    func idleKeepAlive() async throws {
+        try await withMetricsServer({ $0.headTimeoutNanoseconds = 300_000_000 }) { harness in
+            let client = try HTTPTestClient(port: harness.port)
+            try client.send("GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try client.response().status == 200)
+            #expect(client.closedByServer(timeoutMilliseconds: 3000))
+            let (ok, stats) = await harness.waitUntil { $0.dropped(.idle) == 1 && $0.openConnections == 0 }
+            #expect(ok, "\(stats)")
+            #expect(stats.dropped(.headTimeout) == 0)
+        }
+    }
+
     @Test("a request head over 8 KiB gets 431 and the connection closes")
     func oversizedHead() async throws {
         try await withMetricsServer { harness in
@@ -363,7 +392,7 @@ struct MetricsHTTPTests {
             let client = try HTTPTestClient(port: harness.port)
             try client.send("GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
             #expect(client.closedByServer(timeoutMilliseconds: 3000))
-            let (ok, stats) = await harness.waitUntil { $0.dropped(.slowReader) == 1 }
+            let (ok, stats) = await harness.waitUntil { $0.dropped(.responseTooLarge) == 1 }
             #expect(ok, "\(stats)")
         }
     }

@@ -14,9 +14,10 @@ public enum HTTPDropReason: String, CaseIterable, Sendable {
     /// Closed to make room for a new connection at the connection limit (or, when every
     /// connection was busy with a request, the new one closed at once).
     case evicted = "evicted"
-    /// The client did not read its response: the output grew past its bound, or stayed
-    /// unsent past the timeout.
+    /// The client did not take its whole response within the response timeout.
     case slowReader = "slow_reader"
+    /// The handler's answer was larger than the output bound of a connection.
+    case responseTooLarge = "response_too_large"
 }
 
 /// What the metrics endpoint counted, for its own families on `/metrics` and for tests.
