@@ -203,6 +203,59 @@ struct MetricsHTTPTests {
         }
     }
 
+    @Test("a real Prometheus scrapes /metrics over one kept-alive connection and answers queries on what it scraped")
+    func realPrometheusScrape() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/prometheus"), "scripts/setup installs prometheus")
+        try await withMetricsServer { harness in
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wirelat-prom-\(getpid())-\(harness.port)").path
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let config = """
+                global: {scrape_interval: 1s, scrape_timeout: 1s}
+                scrape_configs:
+                  - job_name: wirelat
+                    static_configs: [{targets: ["127.0.0.1:\(harness.port)"]}]
+
+                """
+            try config.write(toFile: dir + "/prometheus.yml", atomically: true, encoding: .utf8)
+            let webPort = try closedPort()
+            let pid = try spawnProcess("/usr/bin/prometheus", [
+                "--config.file", dir + "/prometheus.yml", "--storage.tsdb.path", dir + "/data",
+                "--web.listen-address", "127.0.0.1:\(webPort)",
+            ], streams: ChildStreams(outputPath: dir + "/prometheus.log"))
+            defer {
+                sendSignal(.terminate, to: pid)
+                _ = try? waitForChild(pid)
+            }
+            /// The first value of an instant query, nil until Prometheus has one.
+            func query(_ promql: String) -> Double? {
+                guard let client = try? HTTPTestClient(port: webPort),
+                      let encoded = promql.addingPercentEncoding(withAllowedCharacters: .alphanumerics),
+                      (try? client.send("GET /api/v1/query?query=\(encoded) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")) != nil,
+                      let r = try? client.response(), r.status == 200,
+                      let json = try? JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any],
+                      let data = json["data"] as? [String: Any], let result = data["result"] as? [[String: Any]],
+                      let value = result.first?["value"] as? [Any], let text = value.last as? String else { return nil }
+                return Double(text)
+            }
+            let up = await eventually(timeout: .seconds(30)) { query("up{job=\"wirelat\"}") == 1 && query("wirelat_build_info") == 1 }
+            let log = (try? String(contentsOfFile: dir + "/prometheus.log", encoding: .utf8)) ?? ""
+            try #require(up, "Prometheus never scraped the endpoint; its log: \(log.suffix(2000))")
+            #expect(query("wirelat_rtt_seconds_count{target=\"db01\",method=\"syn\",clock=\"wire\"}") == 300)
+            #expect(query("wirelat_probes_total{target=\"db01\",method=\"syn\",result=\"refused\"}") == 1)
+            let summaryMedian = try #require(query("wirelat_rtt_seconds{target=\"10.77.0.2\",method=\"icmp\",clock=\"app\",quantile=\"0.5\"}"))
+            let histogramMedian = try #require(query("histogram_quantile(0.5, wirelat_rtt_histogram_seconds_bucket{target=\"10.77.0.2\",method=\"icmp\",clock=\"app\"})"))
+            #expect(abs(histogramMedian - summaryMedian) <= 0.1 * summaryMedian, "histogram \(histogramMedian) s, summary \(summaryMedian) s")
+            let bucketSeries = query("count(wirelat_rtt_histogram_seconds_bucket{target=\"db01\",method=\"syn\"})")
+            #expect(bucketSeries == Double(2 * 152), "two clocks × 152 buckets")
+            // Several scrapes on few connections: Prometheus keeps its connection open.
+            let (scraped, stats) = await harness.waitUntil { $0.requests(200) >= 4 }
+            #expect(scraped, "\(stats)")
+            #expect(stats.connectionsAccepted <= 2, "one connection per scrape would be \(stats.requests(200)): \(stats)")
+            #expect(query("scrape_samples_scraped{job=\"wirelat\"}").map { $0 > 4 * 4 * 325 } == true)
+        }
+    }
+
     @Test("keep-alive: three requests on one connection; HEAD has no body; 404; 405 with Allow; HTTP/1.0 closes")
     func keepAliveAndMethods() async throws {
         try await withMetricsServer { harness in
