@@ -15,8 +15,9 @@ import WirelatIO
 /// - Writes never block; a response is read one at a time (pipelined requests wait in
 ///   the kernel), and a client that does not take its response within
 ///   ``Limits/responseTimeoutNanoseconds`` is closed.
-/// - After an error answer the server sends its FIN and reads what the client still
-///   sends for up to a second before it closes, so the answer is not lost to a reset.
+/// - After the last answer on a connection (an error, HTTP/1.0, `Connection: close`) the
+///   server sends its FIN and reads what the client still sends for up to
+///   ``Limits/lingerNanoseconds`` before it closes, so the answer is not lost to a reset.
 ///
 /// Every connection the server closes on its own is counted by reason in ``stats``; with
 /// `appendsOwnMetrics`, those counters follow the handler's body on every `/metrics`
@@ -297,7 +298,7 @@ public final class MetricsHTTPServer: @unchecked Sendable {
                     return
                 }
                 if c.closeAfterResponse {
-                    if c.dropCounted { linger(c) } else { close(fd, dropped: nil) }
+                    linger(c)
                     return
                 }
                 watch(c, readable: true, writable: false)
@@ -351,7 +352,6 @@ public final class MetricsHTTPServer: @unchecked Sendable {
     /// Answers `status` with a one-line body, and closes once it is sent.
     private func refuse(_ c: HTTPConnection, status: Int, reason: HTTPDropReason) {
         count { $0.connectionsDropped[reason, default: 0] += 1 }
-        c.dropCounted = true
         c.input = []
         let text = "\(status) \(HTTPRequestHead.reasonPhrase(status))\n"
         queue(c, (status, "text/plain; charset=utf-8", Array(text.utf8)), extraHeaders: "", includeBody: true, keepAlive: false)
@@ -382,8 +382,10 @@ public final class MetricsHTTPServer: @unchecked Sendable {
         }
     }
 
-    /// After an error answer: FIN now, discard what the client still sends, close when it
-    /// closes or the linger time passes.
+    /// After the last answer (an error, HTTP/1.0, `Connection: close`): FIN now, discard
+    /// what the client still sends, close when it closes or the linger time passes. Closing
+    /// with unread bytes would send a reset, which can destroy the answer before the
+    /// client reads it.
     private func linger(_ c: HTTPConnection) {
         c.phase = .lingering
         c.socket.shutdownWrite()
@@ -445,8 +447,6 @@ final class HTTPConnection {
     var deadline: TimerID?
     var served = 0
     var closeAfterResponse = false
-    /// The connection was already counted as dropped (an error answer).
-    var dropCounted = false
     var watchingReadable = true
     var watchingWritable = false
 
