@@ -25,7 +25,8 @@ import WirelatIO
 ///
 /// Threads: `init` binds and listens on the caller's thread; ``run(stop:)`` runs the
 /// server's own ``EventLoop`` on the thread that calls it (the handler runs there, one
-/// request at a time) until ``stop()`` is called from any thread or `stop` fires.
+/// request at a time) until ``stop()`` is called from any thread or `stop` fires;
+/// ``start()`` does the same on a thread of its own, which ``stop()`` joins.
 /// ``stats`` and ``boundPort`` may be read from any thread. Every other piece of state is
 /// touched only by the thread in ``run(stop:)``, which is why the class can be handed
 /// to that thread.
@@ -63,6 +64,9 @@ public final class MetricsHTTPServer: @unchecked Sendable {
     private let port: UInt16
     private let shared = Mutex(HTTPServerStats())
     private let stopRequested = Atomic(false)
+    /// The thread ``start()`` made, until ``stop()`` joins it.
+    private let serviceThread = Mutex<ServiceThread?>(nil)
+    private let loopFailure = Mutex<String?>(nil)
 
     // Owned by the thread in `run`.
     private var loop: EventLoop?
@@ -120,8 +124,41 @@ public final class MetricsHTTPServer: @unchecked Sendable {
     /// What the server has counted so far; from any thread.
     public var stats: HTTPServerStats { shared.withLock { $0 } }
 
-    /// Makes ``run(stop:)`` return within 50 ms; from any thread.
-    public func stop() { stopRequested.store(true, ordering: .relaxed) }
+    /// Serves on a thread of its own (``run(stop:)`` there), so that rendering an answer
+    /// never delays the caller's loop; ``stop()`` ends it. The corresponding C function is
+    /// `pthread_create`.
+    public func start() throws(MetricsHTTPServerError) {
+        let thread: ServiceThread
+        do {
+            thread = try ServiceThread { [self] in
+                do {
+                    try self.run()
+                } catch {
+                    let reason = "\(error)"
+                    self.loopFailure.withLock { $0 = reason }
+                }
+            }
+        } catch {
+            throw MetricsHTTPServerError(description: "cannot start the metrics server's thread: \(error)")
+        }
+        serviceThread.withLock { $0 = thread }
+    }
+
+    /// Why the loop that ``start()`` began ended on its own, if it did.
+    public var failure: String? { loopFailure.withLock { $0 } }
+
+    /// Makes ``run(stop:)`` return within 50 ms; from any thread. After ``start()``, also
+    /// waits for the server's thread to close every connection and end (not to be called
+    /// from the handler).
+    public func stop() {
+        stopRequested.store(true, ordering: .relaxed)
+        let thread = serviceThread.withLock { t -> ServiceThread? in
+            let started = t
+            t = nil
+            return started
+        }
+        thread?.join()
+    }
 
     /// Serves on the calling thread until ``stop()`` is called or `stop` fires (SIGINT or
     /// SIGTERM with `.interrupt()`), then closes every connection and the listener. Throws

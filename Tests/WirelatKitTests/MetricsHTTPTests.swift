@@ -7,28 +7,25 @@ import WirelatIO
 import WirelatKit
 import WirelatTestSupport
 
-/// A MetricsHTTPServer on 127.0.0.1, an ephemeral port, and a thread of its own.
+/// A MetricsHTTPServer on 127.0.0.1, an ephemeral port, on the thread `start()` makes.
 final class MetricsServerHarness: Sendable {
     let server: MetricsHTTPServer
-    private let finished = Atomic(false)
 
     init(limits: MetricsHTTPServer.Limits, handler: @escaping MetricsHTTPServer.Handler) throws {
         ignoreSIGPIPE()
         server = try MetricsHTTPServer(host: "127.0.0.1", port: 0, limits: limits, handler: handler)
-        let thread = Thread { [self] in
-            do { try server.run() } catch { print("metrics server: \(error)") }
-            finished.store(true, ordering: .relaxed)
-        }
-        thread.name = "wirelat-test-metrics-http"
-        thread.start()
+        try server.start()
     }
 
     var port: UInt16 { server.boundPort }
 
-    /// Stops the server and waits (at most 5 s) for its thread to close everything.
+    /// Stops the server: its thread closes every connection and ends; false if that took
+    /// more than 5 s.
     func stop() async -> Bool {
-        server.stop()
-        return await eventually(timeout: .seconds(5)) { finished.load(ordering: .relaxed) }
+        let server = self.server
+        let ended = await onThread("stop-metrics-server", timeout: .seconds(5)) { server.stop() } != nil
+        #expect(server.failure == nil, "the server's loop failed: \(server.failure ?? "")")
+        return ended
     }
 
     /// Waits until the server's counters satisfy `condition`; the last counters seen.
@@ -52,6 +49,7 @@ func withMetricsServer(_ configure: (inout MetricsHTTPServer.Limits) -> Void = {
         throw error
     }
     #expect(await harness.stop(), "the server's thread did not end within 5 s")
+    #expect(socketDescriptors(onLocalPort: harness.port) == 0, "the listener and every connection are closed")
 }
 
 /// An HTTP response as a test reads it.
