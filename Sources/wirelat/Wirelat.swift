@@ -13,7 +13,7 @@ struct Wirelat: ParsableCommand {
         64 bad usage.
         """,
         version: "0.1.0",
-        subcommands: [ServerCommand.self, ClientCommand.self, CaptureCommand.self, ModelCommand.self, ProbeCommand.self, CompareCommand.self, LabCommand.self, MeshCommand.self]
+        subcommands: [ServerCommand.self, ClientCommand.self, CaptureCommand.self, ModelCommand.self, ProbeCommand.self, CompareCommand.self, LabCommand.self, MeshCommand.self, AgentCommand.self]
     )
 
     static func main() {

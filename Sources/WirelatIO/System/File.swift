@@ -173,3 +173,11 @@ public func directoryEntries(_ path: String) throws(SystemError) -> [String] {
     }
     return names
 }
+
+/// What identifies a version of a file cheaply: its modification time (ns), size and
+/// inode; nil when it cannot be read. The corresponding C function is `stat`.
+public func fileVersion(_ path: String) -> [Int64]? {
+    var st = stat()
+    guard stat(path, &st) == 0 else { return nil }
+    return [Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec), Int64(st.st_size), Int64(bitPattern: UInt64(st.st_ino))]
+}
