@@ -42,6 +42,12 @@ public final class MetricsHTTPServer: @unchecked Sendable {
         /// How long a request head may take to arrive, from the accept or from the end of
         /// the previous response.
         public var headTimeoutNanoseconds: UInt64 = 5_000_000_000
+        /// How long a kept-alive connection may wait for the first byte of its next request;
+        /// from that byte on, the head timeout applies. nil: the head timeout counts from
+        /// the end of the previous response. Set it above the scrape interval to keep a
+        /// scraper's connection open between scrapes; idle connections are still the
+        /// first closed at the connection limit.
+        public var keepAliveIdleNanoseconds: UInt64?
         /// Connections held at once; a new one beyond closes the oldest that has no
         /// complete request.
         public var maxConnections = 256
@@ -261,10 +267,13 @@ public final class MetricsHTTPServer: @unchecked Sendable {
         awaitHead(c)
     }
 
-    /// Starts the head timer: from now, the next request head has its timeout to arrive.
+    /// Starts the head timer: from now, the next request head has its timeout to arrive
+    /// (or, on a kept-alive connection with ``Limits/keepAliveIdleNanoseconds``, its first byte).
     private func awaitHead(_ c: HTTPConnection) {
         c.phase = .readingHead
-        setDeadline(c, after: limits.headTimeoutNanoseconds) { [unowned self] in
+        c.waitingForFirstByte = c.served > 0 && c.input.isEmpty && limits.keepAliveIdleNanoseconds != nil
+        let timeout = c.waitingForFirstByte ? limits.keepAliveIdleNanoseconds! : limits.headTimeoutNanoseconds
+        setDeadline(c, after: timeout) { [unowned self] in
             // A keep-alive connection that simply went quiet is closed as idle.
             let reason: HTTPDropReason = c.input.isEmpty && c.served > 0 ? .idle : .headTimeout
             self.close(c.socket.rawValue, dropped: reason)
@@ -310,6 +319,10 @@ public final class MetricsHTTPServer: @unchecked Sendable {
         }
         if c.phase == .lingering { return }
         c.input.append(contentsOf: readBuffer[0..<n])
+        if c.waitingForFirstByte {
+            // The next request has begun: from now it has the head timeout to arrive.
+            awaitHead(c)
+        }
         progress(c)
     }
 
@@ -483,6 +496,8 @@ final class HTTPConnection {
     var outputOffset = 0
     var deadline: TimerID?
     var served = 0
+    /// Kept alive and waiting, on the idle timer, for a next request to begin.
+    var waitingForFirstByte = false
     var closeAfterResponse = false
     var watchingReadable = true
     var watchingWritable = false

@@ -328,6 +328,25 @@ struct MetricsHTTPTests {
         }
     }
 
+    @Test("with a keep-alive idle time, a connection outlives the head timeout between requests, and a request begun then still has only the head timeout")
+    func keepAliveIdleTime() async throws {
+        try await withMetricsServer({ $0.headTimeoutNanoseconds = 300_000_000; $0.keepAliveIdleNanoseconds = 5_000_000_000 }) { harness in
+            let client = try HTTPTestClient(port: harness.port)
+            try client.send("GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try client.response().status == 200)
+            #expect(client.staysOpen(milliseconds: 900), "closed between requests, three head timeouts after the answer")
+            try client.send("GET /-/healthy HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try client.response().status == 200)
+            // Half a request: the head timeout, not the idle time, applies.
+            try client.send("GET /-/healthy HTTP/1.1\r\n")
+            let start = monotonicNanoseconds()
+            #expect(client.closedByServer(timeoutMilliseconds: 4000))
+            #expect((monotonicNanoseconds() - start) / 1_000_000 < 2500)
+            let (ok, stats) = await harness.waitUntil { $0.dropped(.headTimeout) == 1 && $0.openConnections == 0 }
+            #expect(ok, "\(stats)")
+        }
+    }
+
     @Test("a request head over 8 KiB gets 431 and the connection closes")
     func oversizedHead() async throws {
         try await withMetricsServer { harness in
