@@ -4,10 +4,12 @@ import WirelatIO
 
 // `wirelat lab`: two network namespaces joined by a TUN device in each and a delay-line
 // process that carries the packets between them with a given delay, jitter, loss and rate.
+// With `--hosts N`, N namespaces, each joined to a router namespace by its own delay line
+// (a spoke): the same process carries every spoke, each with its own delay.
 
-/// One end of the lab's link.
-public struct LabSide: Sendable {
-    /// `a` or `b`, as `wirelat lab exec` takes it.
+/// One end of the lab's link: a host, or the router of a lab with `--hosts`.
+public struct LabSide: Sendable, Equatable {
+    /// `a`, `b`, `c`, … or `router`, as `wirelat lab exec` takes it.
     public let letter: String
     public let namespace: String
     public let ipv4: String
@@ -50,8 +52,35 @@ public enum Lab {
         LabSide(letter: "a", namespace: "wirelat-a", ipv4: "10.77.0.1", ipv6: "fd00:77::1"),
         LabSide(letter: "b", namespace: "wirelat-b", ipv4: "10.77.0.2", ipv6: "fd00:77::2"),
     ]
+    /// The most hosts `lab up --hosts` makes.
+    public static let maximumHosts = 16
+    /// The router namespace of a lab with `--hosts`: every spoke ends there, and it forwards
+    /// IPv4 and IPv6 between them. Its addresses sit on its loopback device.
+    public static let router = LabSide(letter: "router", namespace: "wirelat-router", ipv4: "10.77.0.254", ipv6: "fd00:77::254")
+
+    /// The hosts of a lab with `--hosts count`: host k (counting from 1) is namespace
+    /// `wirelat-<k-th letter>` with 10.77.0.k and fd00:77::k (k's decimal digits, so the two
+    /// addresses read alike). `hosts(2)` are ``sides``.
+    public static func hosts(_ count: Int) -> [LabSide] {
+        "abcdefghijklmnop".prefix(count).enumerated().map { index, character in
+            LabSide(letter: String(character), namespace: "wirelat-\(character)", ipv4: "10.77.0.\(index + 1)", ipv6: "fd00:77::\(index + 1)")
+        }
+    }
+
+    /// Every namespace a lab may make, whatever its size: the names `lab up` refuses to
+    /// share with a namespace it did not make, and `lab down` looks for.
+    public static let allNamespaces: [String] = hosts(maximumHosts).map(\.namespace) + [router.namespace]
+
+    /// The namespaces a lab makes: ``sides`` without `--hosts`, else its hosts and the router.
+    public static func namespaces(hosts count: Int?) -> [String] {
+        guard let count else { return sides.map(\.namespace) }
+        return hosts(count).map(\.namespace) + [router.namespace]
+    }
+
     /// The TUN device's name in each namespace.
     public static let deviceName = "wirelat0"
+    /// The name of the router's TUN device at the end of `host`'s spoke.
+    public static func spokeDeviceName(_ host: LabSide) -> String { "spoke-\(host.letter)" }
     public static let mtu = 1500
 
     /// `/run/wirelat-lab` where /run is writable, else `/tmp/wirelat-lab`.
@@ -67,7 +96,11 @@ public enum Lab {
     /// How often the delay line rewrites its status file.
     public static let statusIntervalNanoseconds: UInt64 = 100_000_000
 
-    public static func side(_ letter: String) -> LabSide? { sides.first { $0.letter == letter } }
+    /// The host (`a` to `p`) or the router (`router`) that `letter` names, whether or not it
+    /// is up.
+    public static func side(_ letter: String) -> LabSide? {
+        letter == router.letter ? router : hosts(maximumHosts).first { $0.letter == letter }
+    }
 
     static let capNetAdmin = 12
     static let capSysAdmin = 21
@@ -135,12 +168,12 @@ public enum Lab {
         }
         inventory.runningDaemons = allProcessIDs().filter { $0 != currentProcessID() && isDelayLine($0) }
         let made = namespacesMade()
-        for side in sides {
-            guard let identity = NetworkNamespace.identity(side.namespace) else { continue }
-            if made[side.namespace] == identity {
-                inventory.namespaces.append(side.namespace)
+        for name in allNamespaces {
+            guard let identity = NetworkNamespace.identity(name) else { continue }
+            if made[name] == identity {
+                inventory.namespaces.append(name)
             } else {
-                inventory.foreignNamespaces.append(side.namespace)
+                inventory.foreignNamespaces.append(name)
             }
         }
         inventory.hasFiles = fileExists(stateDirectory)
@@ -173,11 +206,24 @@ public enum Lab {
         public var pid: ProcessID
         public var settings: LinkSettings
         public var seed: UInt64
+        /// The hosts: ``Lab/sides``, or those of `--hosts`.
+        public var hosts: [LabSide]
+        /// With `--hosts`: each host's spoke delay, in the order of ``hosts``.
+        public var spokeDelays: [UInt64]?
     }
 
     /// Makes the namespaces, starts the delay line (`executable lab delay-line …`, detached)
-    /// and gives each TUN device its addresses. On any failure, removes what it made.
-    public static func up(settings: LinkSettings, seed: UInt64, daemonOptions: [String], executable: String) throws(LabError) -> UpResult {
+    /// and gives each TUN device its addresses. Without `spokeDelays`, the two-host lab:
+    /// ``sides`` joined by one link. With them, one host per delay (2 to ``maximumHosts``),
+    /// each joined to ``router`` by its own spoke, whose one-way delay is its entry and whose
+    /// other settings are `settings`. On any failure, removes what it made.
+    public static func up(settings: LinkSettings, spokeDelays: [UInt64]? = nil, seed: UInt64, daemonOptions: [String],
+                          executable: String) throws(LabError) -> UpResult {
+        if let spokeDelays, !(2...maximumHosts).contains(spokeDelays.count) {
+            throw .failed("a lab has from 2 to \(maximumHosts) hosts, not \(spokeDelays.count)")
+        }
+        let names = namespaces(hosts: spokeDelays?.count)
+        let hostSides = spokeDelays.map { hosts($0.count) } ?? sides
         try requireAdmin("up")
         _ = try ipPath()
         guard isAccessible("/dev/net/tun", [.read, .write]) else {
@@ -196,8 +242,9 @@ public enum Lab {
         if let pid = existing.runningDaemons.first {
             throw .alreadyUp("the lab is already up (delay line pid \(pid)): `wirelat lab status` shows it, `wirelat lab down` removes it")
         }
-        if !existing.foreignNamespaces.isEmpty {
-            throw .failed(foreignNamespaceText(existing.foreignNamespaces))
+        let foreign = existing.foreignNamespaces.filter(names.contains)
+        if !foreign.isEmpty {
+            throw .failed(foreignNamespaceText(foreign))
         }
         if !existing.namespaces.isEmpty || existing.recordedPid != nil {
             let what = (existing.namespaces.map { "namespace \($0)" } + (existing.recordedPid.map { ["a dead delay line (pid \($0))"] } ?? []))
@@ -208,31 +255,34 @@ public enum Lab {
         var made: [String] = []
         do throws(LabError) {
             var record = ""
-            for side in sides {
-                try ip(["netns", "add", side.namespace])
-                made.append(side.namespace)
-                guard let identity = NetworkNamespace.identity(side.namespace) else {
-                    throw .failed("namespace \(side.namespace) vanished right after `ip netns add`")
+            for name in names {
+                try ip(["netns", "add", name])
+                made.append(name)
+                guard let identity = NetworkNamespace.identity(name) else {
+                    throw .failed("namespace \(name) vanished right after `ip netns add`")
                 }
-                record += "\(side.namespace) \(identity)\n"
+                record += "\(name) \(identity)\n"
                 do { try replaceFile(namespacesFile, with: record) } catch { throw LabError.failed("cannot write \(namespacesFile): \(error)") }
             }
-            pid = try startDelayLine(settings: settings, seed: seed, daemonOptions: daemonOptions, executable: executable)
-            for side in sides { try configure(side) }
+            pid = try startDelayLine(settings: settings, spokeDelays: spokeDelays, seed: seed, daemonOptions: daemonOptions,
+                                     executable: executable)
+            for side in hostSides { try configure(side) }
+            if spokeDelays != nil { try configureRouter(hostSides) }
         } catch {
             teardown(pids: pid > 0 ? [pid] : [], namespaces: made)
             throw error
         }
-        return UpResult(pid: pid, settings: settings, seed: seed)
+        return UpResult(pid: pid, settings: settings, seed: seed, hosts: hostSides, spokeDelays: spokeDelays)
     }
 
-    private static func startDelayLine(settings: LinkSettings, seed: UInt64, daemonOptions: [String], executable: String) throws(LabError) -> ProcessID {
+    private static func startDelayLine(settings: LinkSettings, spokeDelays: [UInt64]?, seed: UInt64, daemonOptions: [String],
+                                       executable: String) throws(LabError) -> ProcessID {
         let pipe: Pipe
         do { pipe = try Pipe() } catch { throw .failed("pipe: \(error.reason)") }
         let readEnd = pipe.readEnd
         var arguments = [
             "lab", "delay-line",
-            "--delay", "\(settings.delayNanoseconds)ns",
+            "--delay", spokeDelays.map { $0.map { "\($0)ns" }.joined(separator: ",") } ?? "\(settings.delayNanoseconds)ns",
             "--jitter", "\(settings.jitterNanoseconds)ns",
             "--distribution", settings.distribution.rawValue,
             "--loss", "\(settings.lossPercent)",
@@ -241,6 +291,7 @@ public enum Lab {
             "--seed", "\(seed)",
             "--ready-fd", "3",
         ] + daemonOptions
+        if let spokeDelays { arguments += ["--hosts", "\(spokeDelays.count)"] }
         if settings.reorder { arguments.append("--reorder") }
         let pid: ProcessID
         do {
@@ -256,7 +307,7 @@ public enum Lab {
         } catch {
             throw .failed("cannot write \(pidFile): \(error)")
         }
-        // The delay line answers `ready` or `error: …` on descriptor 3 once both TUN
+        // The delay line answers `ready` or `error: …` on descriptor 3 once all its TUN
         // devices exist, or closes it by dying.
         var reply: [UInt8] = []
         let deadline = monotonicNanoseconds() + 10_000_000_000
@@ -290,6 +341,33 @@ public enum Lab {
         try ip(n + ["addr", "add", "\(side.ipv4)/\(LabSide.prefixLengthIPv4)", "dev", dev])
         try ip(n + ["-6", "addr", "add", "\(side.ipv6)/\(LabSide.prefixLengthIPv6)", "dev", dev, "nodad"])
         try ip(n + ["link", "set", "dev", dev, "up"])
+    }
+
+    /// Brings up the router's end of every spoke, routes each host's addresses to its
+    /// spoke, gives the router its own addresses (on its loopback device) and turns
+    /// forwarding on. The hosts see one /24 (and /64) on their TUN device, so everything
+    /// for another host goes into their spoke with no neighbour discovery; the router
+    /// forwards it into the other host's spoke.
+    private static func configureRouter(_ hosts: [LabSide]) throws(LabError) {
+        let n = ["-n", router.namespace]
+        try ip(n + ["link", "set", "lo", "up"])
+        try ip(n + ["addr", "add", "\(router.ipv4)/32", "dev", "lo"])
+        try ip(n + ["-6", "addr", "add", "\(router.ipv6)/128", "dev", "lo"])
+        for host in hosts {
+            let dev = spokeDeviceName(host)
+            try ip(n + ["link", "set", "dev", dev, "mtu", "\(mtu)"])
+            try ip(n + ["link", "set", "dev", dev, "addrgenmode", "none"])
+            try ip(n + ["link", "set", "dev", dev, "up"])
+            try ip(n + ["route", "add", "\(host.ipv4)/32", "dev", dev, "src", router.ipv4])
+            try ip(n + ["-6", "route", "add", "\(host.ipv6)/128", "dev", dev, "src", router.ipv6])
+        }
+        for key in ["net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding"] {
+            do {
+                try NetworkNamespace.setSysctl(key, "1", in: router.namespace)
+            } catch {
+                throw .failed("cannot turn on forwarding (\(key)) in \(router.namespace): \(error)")
+            }
+        }
     }
 
     // MARK: down
@@ -401,7 +479,11 @@ public enum Lab {
             return .notUp(foreignNamespaceText([side.namespace]))
         }
         guard found.namespaces.contains(side.namespace) else {
-            return .notUp("the lab is not up (no namespace \(side.namespace)): run `wirelat lab up` first")
+            if found.namespaces.isEmpty {
+                return .notUp("the lab is not up (no namespace \(side.namespace)): run `wirelat lab up` first")
+            }
+            let what = side == router ? "no router" : "no host \(side.letter)"
+            return .notUp("the lab that is up has \(what) (no namespace \(side.namespace)): `wirelat lab status` lists its hosts")
         }
         let error = NetworkNamespace.exec(in: side.namespace, command)
         if error.isPermission && error.call.hasPrefix("setns") || error.call.hasPrefix("open") && error.isPermission {
@@ -486,13 +568,21 @@ final class LinkDirection {
 }
 
 /// The delay-line process: two TUN devices, one in each namespace, and one event loop
-/// moving packets between them through a ``DelayLine`` per direction.
+/// moving packets between them through a ``DelayLine`` per direction. With `--hosts`, a
+/// TUN device in each host and one per host in the router, and a ``DelayLine`` for each
+/// direction of each spoke.
 public final class DelayLineDaemon {
     let settings: LinkSettings
     let seed: UInt64
     let realtimePriority: Int32
     let loop: EventLoop
+    /// Every direction; with `--hosts`, every host→router direction first, so that a packet
+    /// the router forwards is read in the same sweep over the devices.
     let directions: [LinkDirection]
+    let hosts: [LabHostStatus]?
+    /// With `--hosts`, every direction's input device, in the order of ``directions``: one
+    /// poll(2) over them tells which to read. Nil in the two-host lab, which reads both.
+    private let poller: TunPoller?
     let started = realtimeNanoseconds()
     /// How long before a deadline the delay line wakes up to wait for it awake.
     let wakeEarlyNanoseconds: UInt64
@@ -511,26 +601,55 @@ public final class DelayLineDaemon {
     static let readBatch = 64
 
     /// Creates the TUN device `Lab.deviceName` inside each side's namespace (setns(2) into
-    /// it, open /dev/net/tun, TUNSETIFF, setns back).
-    public init(settings: LinkSettings, seed: UInt64, realtimePriority: Int32, wakeEarlyNanoseconds: UInt64,
-                pollLingerNanoseconds: UInt64) throws(SystemError) {
-        self.settings = settings
+    /// it, open /dev/net/tun, TUNSETIFF, setns back). With `spokeDelays`, the same in each
+    /// of their hosts, and one device per host in the router (``Lab/spokeDeviceName(_:)``);
+    /// each spoke delays both its directions by its entry.
+    public init(settings: LinkSettings, spokeDelays: [UInt64]? = nil, seed: UInt64, realtimePriority: Int32,
+                wakeEarlyNanoseconds: UInt64, pollLingerNanoseconds: UInt64) throws(SystemError) {
+        var base = settings
+        // With spokes, the status's `delay_ns` is the largest spoke's delay.
+        if let spokeDelays { base.delayNanoseconds = spokeDelays.max() ?? 0 }
+        self.settings = base
         self.seed = seed
         self.realtimePriority = realtimePriority
         self.wakeEarlyNanoseconds = wakeEarlyNanoseconds
         self.pollLingerNanoseconds = pollLingerNanoseconds
         loop = try EventLoop()
         statusFile = try InPlaceFile(path: Lab.statusFile)
-        var devices: [TunDevice] = []
-        for side in Lab.sides {
-            devices.append(try NetworkNamespace.within(side.namespace) { () throws(SystemError) in
-                try TunDevice(name: Lab.deviceName)
-            })
+        func device(_ name: String, in namespace: String) throws(SystemError) -> TunDevice {
+            try NetworkNamespace.within(namespace) { () throws(SystemError) in try TunDevice(name: name) }
         }
-        directions = [
-            LinkDirection(label: "a>b", input: devices[0], output: devices[1], settings: settings, seed: seed),
-            LinkDirection(label: "b>a", input: devices[1], output: devices[0], settings: settings, seed: seed &+ 0x9E37_79B9_7F4A_7C15),
-        ]
+        /// Each direction's generator starts from its own seed.
+        func directionSeed(_ index: Int) -> UInt64 { seed &+ UInt64(index) &* 0x9E37_79B9_7F4A_7C15 }
+        guard let spokeDelays else {
+            let a = try device(Lab.deviceName, in: Lab.sides[0].namespace)
+            let b = try device(Lab.deviceName, in: Lab.sides[1].namespace)
+            directions = [
+                LinkDirection(label: "a>b", input: a, output: b, settings: settings, seed: directionSeed(0)),
+                LinkDirection(label: "b>a", input: b, output: a, settings: settings, seed: directionSeed(1)),
+            ]
+            hosts = nil
+            poller = nil
+            return
+        }
+        let sides = Lab.hosts(spokeDelays.count)
+        var up: [LinkDirection] = [], down: [LinkDirection] = []
+        for (index, (side, delay)) in zip(sides, spokeDelays).enumerated() {
+            let host = try device(Lab.deviceName, in: side.namespace)
+            let spoke = try device(Lab.spokeDeviceName(side), in: Lab.router.namespace)
+            var spokeSettings = settings
+            spokeSettings.delayNanoseconds = delay
+            up.append(LinkDirection(label: "\(side.letter)>\(Lab.router.letter)", input: host, output: spoke,
+                                    settings: spokeSettings, seed: directionSeed(2 * index)))
+            down.append(LinkDirection(label: "\(Lab.router.letter)>\(side.letter)", input: spoke, output: host,
+                                      settings: spokeSettings, seed: directionSeed(2 * index + 1)))
+        }
+        directions = up + down
+        poller = try TunPoller(directions.map(\.input))
+        for d in directions { d.status.delayNanoseconds = d.line.settings.delayNanoseconds }
+        hosts = zip(sides, spokeDelays).map { side, delay in
+            LabHostStatus(letter: side.letter, namespace: side.namespace, ipv4: side.ipv4, ipv6: side.ipv6, delayNanoseconds: delay)
+        }
     }
 
     deinit { readBuffer.deallocate() }
@@ -593,12 +712,42 @@ public final class DelayLineDaemon {
         return Self.readBatch
     }
 
-    /// The earliest deadline held in either direction.
+    /// Reads every device that has packets (``readable(_:)``); how many it read. In the
+    /// two-host lab a read on each device; with `--hosts`, it asks the ``TunPoller`` which
+    /// of the 2 × N devices have a packet and reads only those. A packet forwarded at once
+    /// into the router comes out of another spoke's device within the write, after the
+    /// poller was asked: when a host→router direction moved one, it asks once more, so
+    /// that packet goes on now rather than in the next sweep.
+    @discardableResult
+    private func readAll() -> Int {
+        guard let poller else { return directions.reduce(0) { $0 + readable($1) } }
+        let hostCount = directions.count / 2
+        var count = 0
+        for _ in 0..<2 {
+            var towardRouter = false
+            do {
+                try poller.forEachReadable { index in
+                    let read = readable(directions[index])
+                    count += read
+                    if index < hostCount && read > 0 { towardRouter = true }
+                }
+            } catch {
+                failure = "\(error)"
+                loop.stop()
+                return count
+            }
+            if !towardRouter { break }
+        }
+        return count
+    }
+
+    /// The earliest deadline held in any direction.
     private var nextDeadline: UInt64? {
-        let a = directions[0].line.headDeadline, b = directions[1].line.headDeadline
-        guard let a else { return b }
-        guard let b else { return a }
-        return min(a, b)
+        var earliest: UInt64?
+        for d in directions {
+            if let head = d.line.headDeadline, head < (earliest ?? .max) { earliest = head }
+        }
+        return earliest
     }
 
     /// Arms the loop's timer (a timerfd, timerfd_create(2)) ``wakeEarlyNanoseconds`` before
@@ -630,7 +779,7 @@ public final class DelayLineDaemon {
     }
 
     /// Writes every packet whose deadline has come. When the next deadline is less than
-    /// ``wakeEarlyNanoseconds`` away, polls the clock and both devices until it comes
+    /// ``wakeEarlyNanoseconds`` away, polls the clock and all devices until it comes
     /// rather than sleeping: a wake-up from the timer takes several microseconds, more on a
     /// busy machine, and every one of them would be added to the packet's delay.
     private func serviceDeadlines() {
@@ -641,7 +790,7 @@ public final class DelayLineDaemon {
             if next <= now { continue }
             if next - now > wakeEarlyNanoseconds || loop.isStopped { return }
             while monotonicNanoseconds() < next, !loop.isStopped {
-                for d in directions { readable(d) }
+                readAll()
                 if let n = nextDeadline, n < next { break }
             }
         }
@@ -655,7 +804,7 @@ public final class DelayLineDaemon {
         poll()
     }
 
-    /// Polls both devices and the deadlines in a tight loop instead of sleeping, for as
+    /// Polls all devices and the deadlines in a tight loop instead of sleeping, for as
     /// long as packets keep coming (until none came for ``pollLingerNanoseconds``). A
     /// sleeping delay line must be woken for each packet, which costs tens of microseconds
     /// on an idle VM, where an idle virtual CPU halts. Polls in slices of 9 ms with 1 ms of
@@ -666,7 +815,12 @@ public final class DelayLineDaemon {
         var now = monotonicNanoseconds()
         while now < sliceEnd, !loop.isStopped, !loop.interruptPending {
             var moved = 0
-            for d in directions { moved += readable(d) + sendDue(d) }
+            if poller == nil {
+                for d in directions { moved += readable(d) + sendDue(d) }
+            } else {
+                moved = readAll()
+                for d in directions { moved += sendDue(d) }
+            }
             now = monotonicNanoseconds()
             if moved > 0 {
                 lastActivity = now
@@ -716,7 +870,8 @@ public final class DelayLineDaemon {
             lossPercent: settings.lossPercent, rateBitsPerSecond: settings.rateBitsPerSecond,
             queueLimitPackets: settings.queueLimitPackets, seed: seed, realtimePriority: realtimePriority,
             wakeEarlyNanoseconds: wakeEarlyNanoseconds, pollLingerNanoseconds: pollLingerNanoseconds, stopped: stopped,
-            directions: directions.map(snapshot))
+            directions: directions.map(snapshot), hosts: hosts,
+            router: hosts == nil ? nil : LabRouterStatus(namespace: Lab.router.namespace, ipv4: Lab.router.ipv4, ipv6: Lab.router.ipv6))
         statusSequence &+= 1
         status.sequence = statusSequence
         try? statusFile?.overwrite(status.json)

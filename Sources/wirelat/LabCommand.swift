@@ -10,7 +10,10 @@ struct LabCommand: ParsableCommand {
         discussion: """
         wirelat-a has 10.77.0.1/24 and fd00:77::1/64, wirelat-b 10.77.0.2/24 and fd00:77::2/64, each on a \
         TUN device; a wirelat delay-line process carries the packets between them. The settings apply to \
-        each direction, so the round trip gets twice the delay. Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN). \
+        each direction, so the round trip gets twice the delay. With --hosts N (2 to 16): wirelat-a, \
+        wirelat-b, wirelat-c, … (10.77.0.1, .2, .3, …; fd00:77::1, ::2, ::3, …), each joined to the router \
+        namespace wirelat-router by its own spoke with its own delay (--delay D1,D2,...), so the round \
+        trip between hosts i and j gets 2 × (Di + Dj). Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN). \
         See docs/LAB.md.
         """,
         subcommands: [LabUp.self, LabExec.self, LabStatusCommand.self, LabDown.self, LabDelayLine.self]
@@ -19,12 +22,24 @@ struct LabCommand: ParsableCommand {
 
 extension JitterDistribution: ExpressibleByArgument {}
 
+/// One-way delays separated by commas (`0.2ms,0.4ms`), for `--delay`.
+@Sendable func parseDelayList(_ text: String) throws -> [DurationArgument<BareMilliseconds>] {
+    let items = text.split(separator: ",", omittingEmptySubsequences: false).map { String($0.trimmingWhitespace()) }
+    guard !items.contains(where: \.isEmpty) else {
+        throw ValidationError("expected a delay, or with --hosts delays separated by commas, e.g. 0.2ms,0.4ms")
+    }
+    return try items.map(DurationArgument.parse)
+}
+
 /// The link's settings, shared by `lab up` and the hidden `lab delay-line`.
 struct LinkOptions: ParsableArguments {
-    @Option(help: .withDefault("One-way delay added in each direction (e.g. 1ms, 250us; a bare number is milliseconds).", "0"), transform: DurationArgument.parse)
-    var delay: DurationArgument<BareMilliseconds> = "0"
+    @Option(help: ArgumentHelp("Hosts: wirelat-a, wirelat-b, … each joined to the router wirelat-router by its own spoke (2 to 16). Without it, two hosts joined directly.", valueName: "N"))
+    var hosts: Int?
 
-    @Option(help: .withDefault("Jitter around the delay (uniform: ±jitter; normal: standard deviation). Packets keep their order unless --reorder.", "0"), transform: DurationArgument.parse)
+    @Option(help: ArgumentHelp("One-way delay added in each direction (e.g. 1ms, 250us; a bare number is milliseconds). With --hosts, one per host's spoke, comma-separated (D1,D2,...), or one for every spoke: the round trip between hosts i and j gets 2 × (Di + Dj). (default: 0)", valueName: "D[,D2,...]"), transform: parseDelayList)
+    var delay: [DurationArgument<BareMilliseconds>] = ["0"]
+
+    @Option(help: .withDefault("Jitter around the delay (uniform: ±jitter; normal: standard deviation). Packets keep their order unless --reorder. With --hosts, on every spoke in each direction (a packet between two hosts crosses two).", "0"), transform: DurationArgument.parse)
     var jitter: DurationArgument<BareMilliseconds> = "0"
 
     @Option(help: "How jitter is drawn: uniform or normal.")
@@ -33,10 +48,10 @@ struct LinkOptions: ParsableArguments {
     @Flag(help: "Let jitter reorder packets (by default a packet never leaves before the one ahead of it).")
     var reorder = false
 
-    @Option(help: "Percentage of packets lost in each direction, independently per packet (e.g. 1, 0.5, 10%).")
+    @Option(help: "Percentage of packets lost in each direction, independently per packet (e.g. 1, 0.5, 10%). With --hosts, on every spoke in each direction.")
     var loss = "0"
 
-    @Option(help: "Line rate in bits per second (e.g. 10000000, 10M, 1.5G; decimal prefixes). 0: unlimited.")
+    @Option(help: "Line rate in bits per second (e.g. 10000000, 10M, 1.5G; decimal prefixes). 0: unlimited. With --hosts, every spoke has its own transmitter of this rate in each direction.")
     var rate = "0"
 
     @Option(help: "Packets that may wait for the transmitter in each direction before new ones are dropped (with --rate).")
@@ -67,9 +82,26 @@ struct LinkOptions: ParsableArguments {
         busyPoll ? .max : pollLinger.nanoseconds
     }
 
+    /// With --hosts, each host's spoke delay (one --delay value stands for all); nil without.
+    func spokeDelays() throws -> [UInt64]? {
+        guard let hosts else {
+            guard delay.count == 1 else {
+                throw ValidationError("--delay: one value without --hosts (a list of \(delay.count) delays needs --hosts \(delay.count))")
+            }
+            return nil
+        }
+        guard (2...Lab.maximumHosts).contains(hosts) else {
+            throw ValidationError("--hosts: from 2 to \(Lab.maximumHosts), not \(hosts)")
+        }
+        guard delay.count == 1 || delay.count == hosts else {
+            throw ValidationError("--delay: \(delay.count) values for --hosts \(hosts): give one per host (\(hosts)) or one for all")
+        }
+        return delay.count == 1 ? Array(repeating: delay[0].nanoseconds, count: hosts) : delay.map(\.nanoseconds)
+    }
+
     func settings() throws -> LinkSettings {
         var s = LinkSettings()
-        s.delayNanoseconds = delay.nanoseconds
+        s.delayNanoseconds = try spokeDelays()?.max() ?? delay[0].nanoseconds
         s.jitterNanoseconds = jitter.nanoseconds
         s.distribution = distribution
         s.reorder = reorder
@@ -93,13 +125,14 @@ struct LinkOptions: ParsableArguments {
 struct LabUp: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "up",
-        abstract: "Make the two namespaces and start the delay line between them."
+        abstract: "Make the two namespaces (or with --hosts N, N and a router) and start the delay line between them."
     )
 
     @OptionGroup var link: LinkOptions
 
     func run() throws {
         let settings = try link.settings()
+        let spokeDelays = try link.spokeDelays()
         let seed = link.seed ?? UInt64.random(in: 0...UInt64.max)
         let executable: String
         do {
@@ -107,7 +140,12 @@ struct LabUp: ParsableCommand {
         } catch {
             throw CommandFailure("cannot find my own executable: \(error)", .measurementFailed)
         }
-        let result = try Lab.up(settings: settings, seed: seed, daemonOptions: link.daemonOptions, executable: executable)
+        let result = try Lab.up(settings: settings, spokeDelays: spokeDelays, seed: seed, daemonOptions: link.daemonOptions,
+                                executable: executable)
+        if let spokeDelays {
+            emit(starText(result, spokeDelays))
+            return
+        }
         var text = "wirelat lab is up: delay line pid \(result.pid), log \(Lab.logFile)\n"
         text += "  link, each direction: \(settings.summary)\n"
         let rtt = 2 * settings.delayNanoseconds
@@ -121,16 +159,35 @@ struct LabUp: ParsableCommand {
         text += "  try: wirelat lab exec a -- ping -c 5 \(Lab.sides[1].ipv4)\n"
         emit(text)
     }
+
+    private func starText(_ result: Lab.UpResult, _ spokeDelays: [UInt64]) -> String {
+        let router = Lab.router
+        var text = "wirelat lab is up: \(result.hosts.count) hosts and a router, delay line pid \(result.pid), log \(Lab.logFile)\n"
+        text += "  router: namespace \(router.namespace), \(router.ipv4), \(router.ipv6), forwarding IPv4 and IPv6; "
+        text += "spoke devices \(Lab.spokeDeviceName(result.hosts[0])) … \(Lab.spokeDeviceName(result.hosts[result.hosts.count - 1]))\n"
+        text += "  every spoke, each direction: \(result.settings.summaryWithoutDelay); delay per host below\n"
+        let last = result.hosts[result.hosts.count - 1]
+        let example = labRoundTripNanoseconds(spokeDelays[0], spokeDelays[spokeDelays.count - 1])
+        text += "  round trip between hosts i and j adds 2 × (Di + Dj) (a ↔ \(last.letter): \(formatDuration(.nanoseconds(Int64(clamping: example)))))"
+        text += result.settings.rateBitsPerSecond > 0 ? ", plus serialization at \(formatBitRate(result.settings.rateBitsPerSecond)) on each spoke\n" : "\n"
+        for (side, delay) in zip(result.hosts, spokeDelays) {
+            text += "  \(side.letter): namespace \(side.namespace), \(side.ipv4)/\(LabSide.prefixLengthIPv4), \(side.ipv6)/\(LabSide.prefixLengthIPv6), "
+            text += "spoke delay \(formatDuration(.nanoseconds(Int64(clamping: delay))))\n"
+        }
+        text += "  seed \(result.seed)\n"
+        text += "  try: wirelat lab exec a -- ping -c 5 \(last.ipv4)\n"
+        return text
+    }
 }
 
 struct LabExec: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "exec",
-        abstract: "Run a command inside wirelat-a or wirelat-b (as `ip netns exec`); its exit status is passed through.",
+        abstract: "Run a command inside a host's namespace (wirelat-a, wirelat-b, …) or the router's (as `ip netns exec`); its exit status is passed through.",
         discussion: "Example: wirelat lab exec b -- wirelat server --port 5555"
     )
 
-    @Argument(help: "Which side: a (wirelat-a, 10.77.0.1) or b (wirelat-b, 10.77.0.2).")
+    @Argument(help: "Which host: a (wirelat-a, 10.77.0.1), b (wirelat-b, 10.77.0.2), c, … up to p with --hosts; or router (wirelat-router).")
     var side: String
 
     @Argument(parsing: .captureForPassthrough, help: "The command and its arguments, after --.")
@@ -139,7 +196,9 @@ struct LabExec: ParsableCommand {
     var commandLine: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
 
     func validate() throws {
-        guard Lab.side(side) != nil else { throw ValidationError("side must be a or b, not \(side)") }
+        guard Lab.side(side) != nil else {
+            throw ValidationError("the host must be a letter from a to p (b is the last without --hosts) or router, not \(side)")
+        }
         guard !commandLine.isEmpty else { throw ValidationError("give the command to run after --, e.g. wirelat lab exec a -- ping 10.77.0.2") }
     }
 
@@ -166,7 +225,7 @@ struct LabStatusCommand: ParsableCommand {
             throw CommandFailure("the lab is not up: `wirelat lab up` starts it", .measurementFailed)
         case .died(let pid, let logTail):
             let who = pid.map { "the delay line (pid \($0))" } ?? "the delay line"
-            var line = "\(who) is not running: it died or was killed, so nothing carries packets between wirelat-a and wirelat-b; `wirelat lab down` cleans up"
+            var line = "\(who) is not running: it died or was killed, so nothing carries packets between the lab's namespaces; `wirelat lab down` cleans up"
             if !logTail.isEmpty { line += "\nlast lines of its log (\(Lab.logFile)):\n\(logTail)" }
             throw CommandFailure(line, .measurementFailed)
         case .running(let status, let age):
@@ -188,7 +247,19 @@ struct LabStatusCommand: ParsableCommand {
         if ageNanoseconds > 2_000_000_000 {
             text += "  warning: the status is \(formatFixed(Double(ageNanoseconds) / 1e9, 1)) s old: the delay line may be stuck\n"
         }
-        text += "link, each direction: \(status.settings.summary); seed \(status.seed)\n"
+        if let hosts = status.hosts {
+            text += "every spoke, each direction: \(status.settings.summaryWithoutDelay); seed \(status.seed)\n"
+            text += "\(hosts.count) hosts, each joined to the router by its own spoke; the round trip between i and j adds 2 × (Di + Dj):\n"
+            for h in hosts {
+                text += "  \(h.letter)  \(h.namespace)  \(rightPad(h.ipv4, 11))  \(rightPad(h.ipv6, 14))  "
+                text += "delay \(formatDuration(.nanoseconds(Int64(clamping: h.delayNanoseconds))))\n"
+            }
+            if let router = status.router {
+                text += "  router  \(router.namespace)  \(router.ipv4)  \(router.ipv6)  (forwarding IPv4 and IPv6)\n"
+            }
+        } else {
+            text += "link, each direction: \(status.settings.summary); seed \(status.seed)\n"
+        }
         text += "delay line scheduling: " + (status.realtimePriority > 0 ? "SCHED_FIFO priority \(status.realtimePriority)" : "ordinary")
         text += ", wakes \(formatDuration(.nanoseconds(Int64(clamping: status.wakeEarlyNanoseconds)))) before a deadline, "
         switch status.pollLingerNanoseconds {
@@ -197,7 +268,7 @@ struct LabStatusCommand: ParsableCommand {
         case let linger: text += "polls until the link is idle for \(formatDuration(.nanoseconds(Int64(clamping: linger))))\n"
         }
         let header = ["direction", "read", "sent", "bytes sent", "lost", "queue drops", "held", "backlog", "max held"]
-        let widths = [9, 10, 10, 13, 8, 11, 6, 7, 8]
+        let widths = [status.hosts == nil ? 9 : 12, 10, 10, 13, 8, 11, 6, 7, 8]
         text += zip(header, widths).map { leftPad($0, $1) }.joined(separator: " ") + "\n"
         for d in status.directions {
             let cells = [arrow(d.direction), "\(d.readPackets)", "\(d.sentPackets)", "\(d.sentBytes)", "\(d.droppedLoss)",
@@ -228,7 +299,7 @@ struct LabStatusCommand: ParsableCommand {
 struct LabDown: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "down",
-        abstract: "Stop the delay line, delete both namespaces and remove the lab's files (nothing up: nothing to do)."
+        abstract: "Stop the delay line, delete the lab's namespaces and remove its files (nothing up: nothing to do)."
     )
 
     func run() throws {
@@ -242,7 +313,10 @@ struct LabDown: ParsableCommand {
         }
         var parts: [String] = []
         if !result.killed.isEmpty { parts.append("stopped the delay line (pid \(result.killed.map(String.init).joined(separator: ", ")))") }
-        if !result.namespaces.isEmpty { parts.append("deleted \(result.namespaces.joined(separator: " and "))") }
+        if !result.namespaces.isEmpty {
+            let names = result.namespaces
+            parts.append("deleted " + (names.count <= 2 ? names.joined(separator: " and ") : names.dropLast().joined(separator: ", ") + " and " + names[names.count - 1]))
+        }
         parts.append("removed \(Lab.stateDirectory)")
         emit("wirelat lab is down: \(parts.joined(separator: ", "))\n")
     }
@@ -263,6 +337,7 @@ struct LabDelayLine: ParsableCommand {
 
     func run() throws {
         var settings = try link.settings()
+        let spokeDelays = try link.spokeDelays()
         settings.heldLimitPackets = LinkSettings().heldLimitPackets
         let seed = link.seed ?? UInt64.random(in: 0...UInt64.max)
         // Its own session, and none of its parent's descriptors: `lab up`, its terminal and
@@ -283,12 +358,15 @@ struct LabDelayLine: ParsableCommand {
                 scheduling = "ordinary scheduling (\(error))"
             }
         }
-        log("delay line pid \(currentProcessID()) starting: \(settings.summary), seed \(seed), \(scheduling)")
+        let shape = spokeDelays.map { delays in
+            "\(delays.count) spokes (delays \(delays.map { formatDuration(.nanoseconds(Int64(clamping: $0))) }.joined(separator: ", "))), each direction: \(settings.summaryWithoutDelay)"
+        } ?? settings.summary
+        log("delay line pid \(currentProcessID()) starting: \(shape), seed \(seed), \(scheduling)")
         let wakeEarly = link.wakeEarly.nanoseconds
         let pollLinger = link.pollLingerNanoseconds
         let daemon: DelayLineDaemon
         do {
-            daemon = try DelayLineDaemon(settings: settings, seed: seed, realtimePriority: priority, wakeEarlyNanoseconds: wakeEarly,
+            daemon = try DelayLineDaemon(settings: settings, spokeDelays: spokeDelays, seed: seed, realtimePriority: priority, wakeEarlyNanoseconds: wakeEarly,
                                          pollLingerNanoseconds: pollLinger)
         } catch {
             log("cannot create the TUN devices: \(error)")

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import WirelatTestSupport
 @preconcurrency import Glibc
+import WirelatIO
 
 // `wirelat lab` end to end: the real binary makes the namespaces and starts its delay line;
 // ping and the wirelat client measure across it. The lab's names are fixed, so the suite is
@@ -19,14 +20,23 @@ enum LabSupport {
 
     static let ping = ["/usr/bin/ping", "/bin/ping"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/bin/ping"
     static let stateDirectories = ["/run/wirelat-lab", "/tmp/wirelat-lab"]
-    static let namespaces = ["wirelat-a", "wirelat-b"]
+    /// Every namespace a lab may make: the hosts a to p of `--hosts 16` and the router.
+    static let namespaces = "abcdefghijklmnop".map { "wirelat-\($0)" } + ["wirelat-router"]
 
     /// `wirelat lab down`, synchronously, for `defer`: it is bounded by the command's own
-    /// 2-second kill timeout; this waits at most 20 s.
+    /// 2-second kill timeout.
     static func downNow() {
         guard let binary = try? WirelatBinary.require() else { return }
         guard let child = try? TestChild(binary, ["lab", "down"]) else { return }
         _ = child.waitBlocking(timeout: .seconds(20))
+    }
+
+    /// True when nothing of a lab is left: no namespace of the lab's names, no delay line,
+    /// no state directory; otherwise what is left.
+    static func leftovers() -> [String] {
+        namespaces.filter { FileManager.default.fileExists(atPath: "/run/netns/\($0)") }.map { "namespace \($0)" }
+            + delayLinePids().map { "delay line pid \($0)" }
+            + stateDirectories.filter { FileManager.default.fileExists(atPath: $0) }
     }
 
     /// Live `wirelat lab delay-line` processes, from /proc.
@@ -437,6 +447,187 @@ struct LabEndToEnd {
             throw error
         }
     }
+
+    // MARK: N hosts
+
+    /// `lab up` with `arguments` (`--hosts N …`), after taking down whatever was up.
+    func upHosts(_ arguments: [String]) async throws -> String {
+        LabSupport.downNow()
+        let r = try await lab(["up"] + arguments)
+        try #require(r.exit.status == 0 && !r.exit.bySignal, "lab up \(arguments) failed (\(r.exit)): \(r.stderr)")
+        return r.stdout
+    }
+
+    /// Host `index`'s (from 0) letter and addresses in a lab with `--hosts`.
+    static func host(_ index: Int) -> (letter: String, ipv4: String, ipv6: String) {
+        (String("abcdefghijklmnop".dropFirst(index).prefix(1)), "10.77.0.\(index + 1)", "fd00:77::\(index + 1)")
+    }
+
+    /// Asserts that no namespace, delay line or state directory of the lab is left, and no
+    /// TUN device of it in the root namespace.
+    func expectNothingLeft() async throws {
+        #expect(LabSupport.leftovers().isEmpty, "left behind: \(LabSupport.leftovers())")
+        let links = try await runCommand(try #require(NamespaceSupport.ip), ["-o", "link", "show"])
+        #expect(!links.contains("wirelat0") && !links.contains("spoke-"), "a TUN device is left in the root namespace: \(links)")
+    }
+
+    @Test("--hosts 4 with spoke delays 0.2, 0.4, 0.6, 0.8 ms: `lab status` lists 4 hosts and the router; each pair's ping median is 2 × (Di + Dj) plus the star's RTT at delay 0 (within 10% + 0.1 ms); IPv6 and TCP cross the router; `lab down` leaves nothing",
+          .enabled(if: LabSupport.available), .timeLimit(.minutes(3)))
+    func fourHostMatrix() async throws {
+        defer { LabSupport.downNow(); dir.remove() }
+        let count = 4
+        let delaysMilliseconds = [0.2, 0.4, 0.6, 0.8]
+        let pairs = (0..<count).flatMap { i in (0..<count).filter { $0 != i }.map { (i, $0) } }
+
+        // The star's own round trip at delay 0: four passes through the delay line and the
+        // router's forwarding, both ways. Every pair, 20 pings each, after 3 to warm up.
+        _ = try await upHosts(["--hosts", "\(count)", "--delay", "0"])
+        var baseReplies: [Double] = []
+        for (i, j) in pairs {
+            _ = try await ping(from: Self.host(i).letter, Self.host(j).ipv4, count: 3)
+            let r = try await ping(from: Self.host(i).letter, Self.host(j).ipv4, count: 20)
+            #expect(r.received == 20, "\(Self.host(i).letter) → \(Self.host(j).ipv4) at delay 0: \(r)")
+            baseReplies += r.replyMilliseconds
+            let v6 = try await ping(from: Self.host(i).letter, Self.host(j).ipv6, count: 3)
+            #expect(v6.received == 3, "\(Self.host(i).letter) → \(Self.host(j).ipv6) at delay 0: \(v6)")
+        }
+        try #require(baseReplies.count >= pairs.count * 15, "only \(baseReplies.count) replies at delay 0")
+        let base = baseReplies.sorted()[baseReplies.count / 2]
+
+        // TCP over IPv4 and IPv6: a wirelat server in d, clients in a and in b.
+        let port: UInt16 = 5602
+        for (client, target) in [("a", "10.77.0.4"), ("b", "fd00:77::4")] {
+            let server = try await startServer(["--port", "\(port)", "--max-tests", "1"], prefix: [binary, "lab", "exec", "d", "--"], in: dir,
+                                               name: "server-\(client)")
+            defer { server.kill() }
+            let json = dir.file("client-\(client).json")
+            let r = try await lab(["exec", client, "--", binary, "client", target, "--port", "\(port)", "--duration", "1s", "--json", json])
+            #expect(r.exit.status == 0, "TCP from \(client) to \(target): \(r.exit)\n\(r.stderr)")
+            if r.exit.status == 0 {
+                #expect((integer(try readJSON(json)["samples"]) ?? 0) > 0, "no round trips from \(client) to \(target)")
+            }
+            _ = await server.waitForExit(timeout: .seconds(5))
+        }
+
+        let delays = delaysMilliseconds.map { "\($0)ms" }.joined(separator: ",")
+        let upText = try await upHosts(["--hosts", "\(count)", "--delay", delays])
+        #expect((0..<count).allSatisfy { upText.contains(Self.host($0).ipv4) } && upText.contains("wirelat-router"), "\(upText)")
+        let s = try await status()
+        let hosts = try #require(s["hosts"] as? [[String: Any]], "lab status --json has no hosts: \(s)")
+        #expect(hosts.count == count, "\(hosts)")
+        for (index, h) in hosts.enumerated() where index < count {
+            #expect(h["letter"] as? String == Self.host(index).letter && h["ipv4"] as? String == Self.host(index).ipv4
+                    && h["ipv6"] as? String == Self.host(index).ipv6, "\(h)")
+            #expect(integer(h["delay_ns"]) == Int(delaysMilliseconds[index] * 1e6), "\(h)")
+        }
+        #expect((s["router"] as? [String: Any])?["namespace"] as? String == "wirelat-router", "\(s["router"] ?? "no router")")
+        #expect(directions(s).count == 2 * count, "\(directions(s).keys.sorted())")
+        let text = try await lab(["status"])
+        #expect(text.exit.status == 0 && (0..<count).allSatisfy { text.stdout.contains(Self.host($0).ipv4) }
+                && text.stdout.contains("wirelat-router") && text.stdout.contains("800us"), "\(text.stdout)")
+
+        var rows: [String] = []
+        for (i, j) in pairs {
+            _ = try await ping(from: Self.host(i).letter, Self.host(j).ipv4, count: 3)
+            let r = try await ping(from: Self.host(i).letter, Self.host(j).ipv4, count: 20)
+            #expect(r.received == 20, "\(Self.host(i).letter) → \(Self.host(j).ipv4): \(r)")
+            guard let median = r.medianMilliseconds else { continue }
+            let links = 2 * (delaysMilliseconds[i] + delaysMilliseconds[j])
+            let expected = links + base
+            #expect(abs(median - expected) <= 0.1 * expected + 0.1,
+                    "\(Self.host(i).letter) → \(Self.host(j).letter): ping median \(median) ms, expected 2 × (Di + Dj) = \(links) ms + base \(base) ms")
+            #expect(r.replyMilliseconds.allSatisfy { $0 >= links - 0.001 }, "a reply came back faster than \(links) ms: \(r.replyMilliseconds.min() ?? 0)")
+            rows.append("\(Self.host(i).letter)→\(Self.host(j).letter) \(String(format: "%.3f", median)) ms (2 × (Di + Dj) \(String(format: "%.1f", links)) ms, + base \(String(format: "%.3f", expected)) ms)")
+        }
+        print("lab --hosts 4: base RTT at delay 0 (ping median of \(baseReplies.count) replies over all pairs) \(String(format: "%.3f", base)) ms; medians: \(rows.joined(separator: "; "))")
+
+        let down = try await lab(["down"])
+        #expect(down.exit.status == 0 && down.stdout.contains("wirelat-router"), "\(down.exit) \(down.stdout) \(down.stderr)")
+        try await expectNothingLeft()
+    }
+
+    @Test("--hosts: a --delay count other than 1 or N, --hosts 17 and a list without --hosts exit 64 and make nothing; a foreign wirelat-router blocks --hosts but not the two-host lab; up beside a lab fails; exec into a host the lab lacks fails",
+          .enabled(if: LabSupport.available), .timeLimit(.minutes(1)))
+    func hostsUsageAndForeignRouter() async throws {
+        let ip = try #require(NamespaceSupport.ip)
+        defer {
+            _ = try? runCommandNow(ip, ["netns", "del", "wirelat-router"])
+            LabSupport.downNow()
+            dir.remove()
+        }
+        LabSupport.downNow()
+        for (arguments, mention) in [(["--hosts", "4", "--delay", "1ms,2ms"], "--delay"), (["--hosts", "17"], "--hosts"),
+                                     (["--hosts", "1"], "--hosts"), (["--delay", "1ms,2ms"], "--delay")] {
+            let r = try await lab(["up"] + arguments)
+            #expect(r.exit.status == 64, "lab up \(arguments): \(r.exit)")
+            #expect(r.stderr.contains(mention) && lines(r.stderr).count <= 4, "lab up \(arguments): \(r.stderr)")
+            #expect(LabSupport.leftovers().isEmpty, "lab up \(arguments) left \(LabSupport.leftovers())")
+        }
+
+        _ = try await runCommand(ip, ["netns", "add", "wirelat-router"])
+        try #require(FileManager.default.fileExists(atPath: "/run/netns/wirelat-router"), "ip netns add wirelat-router made nothing")
+        let refused = try await lab(["up", "--hosts", "3"])
+        #expect(refused.exit.status == 1 && refused.stderr.contains("wirelat-router") && refused.stderr.contains("did not make"),
+                "lab up --hosts 3 beside a foreign wirelat-router: \(refused.exit) \(refused.stderr)")
+        #expect(LabSupport.delayLinePids().isEmpty, "a delay line was started")
+        #expect(!FileManager.default.fileExists(atPath: "/run/netns/wirelat-a"), "lab up left wirelat-a behind")
+
+        try await up([])
+        let again = try await lab(["up", "--hosts", "3"])
+        #expect(again.exit.status == 1 && again.stderr.contains("already up"), "lab up --hosts 3 beside the two-host lab: \(again.exit) \(again.stderr)")
+        #expect(LabSupport.delayLinePids().count == 1, "\(LabSupport.delayLinePids())")
+        let exec = try await lab(["exec", "c", "--", "true"])
+        #expect(exec.exit.status == 1 && exec.stderr.contains("no host c"), "lab exec c in the two-host lab: \(exec.exit) \(exec.stderr)")
+        let router = try await lab(["exec", "router", "--", "true"])
+        #expect(router.exit.status == 1 && router.stderr.contains("did not make"), "lab exec router into a foreign namespace: \(router.exit) \(router.stderr)")
+
+        let down = try await lab(["down"])
+        #expect(down.exit.status == 0 && down.stderr.contains("wirelat-router") && down.stderr.contains("left alone"), "\(down.exit) \(down.stderr)")
+        #expect(FileManager.default.fileExists(atPath: "/run/netns/wirelat-router"), "lab down deleted a namespace the lab did not make")
+        #expect(LabSupport.leftovers() == ["namespace wirelat-router"], "\(LabSupport.leftovers())")
+    }
+
+    @Test("delay 0 with --hosts: what the star (two spokes and the router's forwarding) adds per direction between a and b, against a veth pair in the same run, with 2 and with 16 hosts",
+          .enabled(if: LabSupport.available), .timeLimit(.minutes(2)))
+    func starAddedLatencyAgainstVeth() async throws {
+        let pair = NamespacePair()
+        defer { LabSupport.downNow(); dir.remove() }
+        try await pair.up(in: dir)
+        do {
+            let two = try await addedLatency(["--hosts", "2"], against: pair)
+            let sixteen = try await addedLatency(["--hosts", "16"], against: pair)
+            await pair.down(in: dir)
+            // A packet crosses the delay line twice each way (host → router, router → host)
+            // and the router forwards it: about twice what the two-host lab adds. With 16
+            // hosts the polling delay line sweeps 32 devices instead of 4.
+            #expect(two <= 40, "the star of 2 adds \(two) µs per direction (median) over veth")
+            #expect(sixteen <= 60, "the star of 16 adds \(sixteen) µs per direction (median) over veth")
+        } catch {
+            await pair.down(in: dir)
+            throw error
+        }
+    }
+
+    @Test("--hosts 16: all 16 hosts and the router come up, a reaches p and p reaches a (IPv4 and IPv6), `lab down` removes all 17 namespaces",
+          .enabled(if: LabSupport.available), .timeLimit(.minutes(2)))
+    func sixteenHosts() async throws {
+        defer { LabSupport.downNow(); dir.remove() }
+        let text = try await upHosts(["--hosts", "16", "--delay", "0.1ms"])
+        #expect(text.contains("10.77.0.16") && text.contains("fd00:77::16"), "\(text)")
+        for ns in LabSupport.namespaces {
+            #expect(FileManager.default.fileExists(atPath: "/run/netns/\(ns)"), "namespace \(ns) is missing")
+        }
+        let s = try await status()
+        #expect((s["hosts"] as? [Any])?.count == 16 && directions(s).count == 32, "\(s["hosts"] ?? "no hosts")")
+        for (from, target) in [("a", "10.77.0.16"), ("p", "10.77.0.1"), ("a", "fd00:77::16"), ("p", "fd00:77::1")] {
+            let r = try await ping(from: from, target, count: 3)
+            #expect(r.received == 3, "\(from) → \(target): \(r)")
+            if let median = r.medianMilliseconds { #expect(median >= 0.399, "\(from) → \(target): \(median) ms, below 2 × (0.1 + 0.1) ms") }
+        }
+        let down = try await lab(["down"])
+        #expect(down.exit.status == 0 && down.stdout.contains("wirelat-p"), "\(down.exit) \(down.stdout) \(down.stderr)")
+        try await expectNothingLeft()
+    }
 }
 
 /// Runs a command to completion (at most 30 s); its standard output.
@@ -451,8 +642,8 @@ func runCommand(_ path: String, _ arguments: [String]) async throws -> String {
     return child.stdout
 }
 
-/// Runs a short command to completion synchronously (for `defer`): at most 10 s, then it is
-/// killed. Its exit status.
+/// Runs a short command (`ip netns del …`) to completion synchronously, for `defer`. Its
+/// exit status.
 @discardableResult
 func runCommandNow(_ path: String, _ arguments: [String]) throws -> Int32 {
     let child = try TestChild(path, arguments)

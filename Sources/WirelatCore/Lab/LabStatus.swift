@@ -48,6 +48,9 @@ public struct LabDirectionStatus: Codable, Sendable, Equatable {
     public var forwardedAtOnce: UInt64 = 0
     public var forwardedByTimer: UInt64 = 0
     public var ownLatency = OwnLatency()
+    /// This direction's one-way delay, in a lab with `--hosts` (each spoke has its own);
+    /// nil in the two-host lab, where every direction has the status's `delay_ns`.
+    public var delayNanoseconds: UInt64?
 
     public enum CodingKeys: String, CodingKey {
         case direction
@@ -64,9 +67,62 @@ public struct LabDirectionStatus: Codable, Sendable, Equatable {
         case forwardedAtOnce = "forwarded_at_once"
         case forwardedByTimer = "forwarded_by_timer"
         case ownLatency = "own_latency"
+        case delayNanoseconds = "delay_ns"
     }
 
-    public init(direction: String) { self.direction = direction }
+    public init(direction: String, delayNanoseconds: UInt64? = nil) {
+        self.direction = direction
+        self.delayNanoseconds = delayNanoseconds
+    }
+}
+
+/// One host of a lab made with `--hosts`: its namespace, addresses and the one-way delay
+/// of its spoke (the delay line between it and the router, the same in both directions).
+public struct LabHostStatus: Codable, Sendable, Equatable {
+    /// `a`, `b`, `c`, …, as `wirelat lab exec` takes it.
+    public var letter: String
+    public var namespace: String
+    public var ipv4: String
+    public var ipv6: String
+    public var delayNanoseconds: UInt64
+
+    public enum CodingKeys: String, CodingKey {
+        case letter, namespace, ipv4, ipv6
+        case delayNanoseconds = "delay_ns"
+    }
+
+    public init(letter: String, namespace: String, ipv4: String, ipv6: String, delayNanoseconds: UInt64) {
+        self.letter = letter
+        self.namespace = namespace
+        self.ipv4 = ipv4
+        self.ipv6 = ipv6
+        self.delayNanoseconds = delayNanoseconds
+    }
+}
+
+/// The router namespace of a lab made with `--hosts`: every host's spoke ends there, and it
+/// forwards IPv4 and IPv6 between them.
+public struct LabRouterStatus: Codable, Sendable, Equatable {
+    public var namespace: String
+    public var ipv4: String
+    public var ipv6: String
+
+    public enum CodingKeys: String, CodingKey {
+        case namespace, ipv4, ipv6
+    }
+
+    public init(namespace: String, ipv4: String, ipv6: String) {
+        self.namespace = namespace
+        self.ipv4 = ipv4
+        self.ipv6 = ipv6
+    }
+}
+
+/// The round trip the delays of a lab made with `--hosts` add between two of its hosts: a
+/// packet crosses the sender's spoke and the receiver's, and the answer both again, so
+/// 2 × (Di + Dj).
+public func labRoundTripNanoseconds(_ first: UInt64, _ second: UInt64) -> UInt64 {
+    2 * (first + second)
 }
 
 /// What the delay line writes to `status.json` every ``Lab/statusIntervalNanoseconds``.
@@ -95,12 +151,16 @@ public struct LabStatus: Codable, Sendable, Equatable {
     public var pollLingerNanoseconds: UInt64 = 0
     public var stopped = false
     public var directions: [LabDirectionStatus]
+    /// With `--hosts`: every host, in order, and the router; nil in the two-host lab. In
+    /// such a lab `delay_ns` is the largest spoke's delay.
+    public var hosts: [LabHostStatus]?
+    public var router: LabRouterStatus?
 
     public init(pid: Int32, startedNanoseconds: Int64, updatedNanoseconds: Int64, delayNanoseconds: UInt64,
                 jitterNanoseconds: UInt64, distribution: String, reorder: Bool, lossPercent: Double,
                 rateBitsPerSecond: UInt64, queueLimitPackets: Int, seed: UInt64, realtimePriority: Int32 = 0,
                 wakeEarlyNanoseconds: UInt64 = 0, pollLingerNanoseconds: UInt64 = 0, stopped: Bool = false,
-                directions: [LabDirectionStatus]) {
+                directions: [LabDirectionStatus], hosts: [LabHostStatus]? = nil, router: LabRouterStatus? = nil) {
         self.pid = pid
         self.startedNanoseconds = startedNanoseconds
         self.updatedNanoseconds = updatedNanoseconds
@@ -117,6 +177,8 @@ public struct LabStatus: Codable, Sendable, Equatable {
         self.pollLingerNanoseconds = pollLingerNanoseconds
         self.stopped = stopped
         self.directions = directions
+        self.hosts = hosts
+        self.router = router
     }
 
 
@@ -132,7 +194,7 @@ public struct LabStatus: Codable, Sendable, Equatable {
         case lossPercent = "loss_percent"
         case rateBitsPerSecond = "rate_bits_per_s"
         case queueLimitPackets = "queue_limit_packets"
-        case seed, stopped, directions
+        case seed, stopped, directions, hosts, router
         case realtimePriority = "rt_priority"
         case wakeEarlyNanoseconds = "wake_early_ns"
         case pollLingerNanoseconds = "poll_linger_ns"
@@ -187,9 +249,28 @@ public struct LabStatus: Codable, Sendable, Equatable {
             let mean = l.meanNanoseconds.isFinite ? l.meanNanoseconds : 0
             s += ",\"\(D.ownLatency.rawValue)\":{\"\(L.samples.rawValue)\":\(l.samples),\"\(L.meanNanoseconds.rawValue)\":\(mean)"
             s += ",\"\(L.p50Nanoseconds.rawValue)\":\(l.p50Nanoseconds),\"\(L.p99Nanoseconds.rawValue)\":\(l.p99Nanoseconds)"
-            s += ",\"\(L.maxNanoseconds.rawValue)\":\(l.maxNanoseconds)}}"
+            s += ",\"\(L.maxNanoseconds.rawValue)\":\(l.maxNanoseconds)}"
+            if let delay = d.delayNanoseconds { s += ",\"\(D.delayNanoseconds.rawValue)\":\(delay)" }
+            s += "}"
         }
-        s += "],\"\(K.sequenceEnd.rawValue)\":\(sequence)}\n"
+        s += "]"
+        if let hosts {
+            typealias H = LabHostStatus.CodingKeys
+            s += ",\"\(K.hosts.rawValue)\":["
+            for (i, h) in hosts.enumerated() {
+                if i > 0 { s += "," }
+                s += "{\"\(H.letter.rawValue)\":\"\(jsonEscaped(h.letter))\",\"\(H.namespace.rawValue)\":\"\(jsonEscaped(h.namespace))\""
+                s += ",\"\(H.ipv4.rawValue)\":\"\(jsonEscaped(h.ipv4))\",\"\(H.ipv6.rawValue)\":\"\(jsonEscaped(h.ipv6))\""
+                s += ",\"\(H.delayNanoseconds.rawValue)\":\(h.delayNanoseconds)}"
+            }
+            s += "]"
+        }
+        if let router {
+            typealias R = LabRouterStatus.CodingKeys
+            s += ",\"\(K.router.rawValue)\":{\"\(R.namespace.rawValue)\":\"\(jsonEscaped(router.namespace))\""
+            s += ",\"\(R.ipv4.rawValue)\":\"\(jsonEscaped(router.ipv4))\",\"\(R.ipv6.rawValue)\":\"\(jsonEscaped(router.ipv6))\"}"
+        }
+        s += ",\"\(K.sequenceEnd.rawValue)\":\(sequence)}\n"
         return s
     }
 }

@@ -25,7 +25,13 @@ public struct LinkSettings: Sendable, Equatable, Codable {
 
     /// One line for humans: `delay 1ms, jitter 0, loss 0%, rate unlimited, queue 1000`.
     public var summary: String {
-        var parts = ["delay \(formatDuration(.nanoseconds(Int64(clamping: delayNanoseconds))))"]
+        "delay \(formatDuration(.nanoseconds(Int64(clamping: delayNanoseconds)))), " + summaryWithoutDelay
+    }
+
+    /// ``summary`` without the delay, for a lab whose spokes each have their own:
+    /// `jitter 0, loss 0%, rate unlimited, queue 1000 packets`.
+    public var summaryWithoutDelay: String {
+        var parts: [String] = []
         if jitterNanoseconds > 0 {
             parts.append("jitter \(formatDuration(.nanoseconds(Int64(clamping: jitterNanoseconds)))) \(distribution.rawValue)"
                 + (reorder ? " (reordering)" : " (no reordering)"))

@@ -43,6 +43,18 @@ public enum NetworkNamespace {
         return try body()
     }
 
+    /// Sets the sysctl `key` (as sysctl(8) names it, `net.ipv4.ip_forward`) to `value` in the
+    /// namespace `name`: /proc/sys/net shows the network namespace of the thread that opens
+    /// it, so the file is opened and written from within. The corresponding C functions are
+    /// `setns`, `open` and `write`.
+    public static func setSysctl(_ key: String, _ value: String, in name: String) throws(SystemError) {
+        let path = "/proc/sys/" + key.replacing(".", with: "/")
+        try within(name) { () throws(SystemError) in
+            let file = try FileDescriptor.open(path, O_WRONLY)
+            try naming("write(\(path))") { () throws(SystemError) in try file.writeAll(Array("\(value)\n".utf8)) }
+        }
+    }
+
     /// Replaces this process with `arguments` (looked up in PATH) running in the namespace
     /// `name`, as `ip netns exec NAME` does (without its /etc/netns bind mounts and /sys
     /// remount). Returns only on failure. The corresponding C functions are `setns` and

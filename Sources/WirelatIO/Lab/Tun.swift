@@ -38,3 +38,34 @@ public final class TunDevice {
         try retryingNonBlocking("write(tun)") { Glibc.write(descriptor.rawValue, packet.baseAddress, packet.count) }
     }
 }
+
+/// Finds which of a set of TUN devices have a packet waiting, without waiting: its own
+/// epoll(7) instance over them, level-triggered, asked with a zero timeout. The cost is
+/// that of the devices that are ready, not of all of them, so a delay line with many
+/// devices and few busy ones does not read(2) each in turn only to hear EAGAIN.
+public final class TunPoller {
+    private let epoll: FileDescriptor
+    private var events: [UInt32]
+    private var tokens: [UInt64]
+
+    /// Watches `devices`; ``forEachReadable(_:)`` reports them by their index here. The
+    /// corresponding C functions are `epoll_create1` and `epoll_ctl`.
+    public init(_ devices: [TunDevice]) throws(SystemError) {
+        let ep = FileDescriptor(owning: try retrying("epoll_create1") { wl_epoll_create() })
+        for (index, device) in devices.enumerated() {
+            _ = try retrying("epoll_ctl") { wl_epoll_ctl(ep.rawValue, EPOLL_CTL_ADD, device.rawValue, WL_EPOLLIN, UInt64(index)) }
+        }
+        epoll = ep
+        events = Array(repeating: 0, count: max(devices.count, 1))
+        tokens = Array(repeating: 0, count: max(devices.count, 1))
+    }
+
+    /// Calls `body` with the index of every device that has a packet waiting (or an error
+    /// to report, which its next read returns). The corresponding C function is `epoll_wait`.
+    @inline(__always)
+    public func forEachReadable(_ body: (Int) -> Void) throws(SystemError) {
+        let capacity = CInt(tokens.count)
+        let ready = try retrying("epoll_wait") { wl_epoll_wait(epoll.rawValue, &events, &tokens, capacity, 0) }
+        for index in 0..<Int(ready) { body(Int(tokens[index])) }
+    }
+}
