@@ -228,8 +228,16 @@ struct MetricsTests {
         for count in e.samples where count.name.hasSuffix("_count") && count.name != "wirelat_rtt_seconds_count" {
             let family = String(count.name.dropLast("_count".count))
             let buckets = e.buckets(family, count.labels)
-            #expect(buckets.count == LatencyBuckets.upperBoundsSeconds.count + 1)
-            #expect(buckets.map(\.le) == LatencyBuckets.upperBoundsSeconds + [.infinity], "le in ascending order")
+            // A contiguous run of the bounds, from one empty bucket below the lowest that
+            // holds a sample (or the first bound) to the highest that does, then +Inf.
+            let bounds = LatencyBuckets.upperBoundsSeconds
+            let finite = buckets.dropLast().map(\.le)
+            let start = try #require(finite.first.flatMap { bounds.firstIndex(of: $0) }, "\(family) \(count.labels): no finite bucket")
+            #expect(finite == Array(bounds[start..<start + finite.count]), "le contiguous and ascending")
+            #expect(buckets.last?.le == .infinity)
+            #expect(start == 0 || buckets[0].count == 0, "an empty bucket below the lowest sample")
+            #expect(finite.count >= 2 && buckets[finite.count - 1].count > buckets[finite.count - 2].count, "ends at the highest bucket with a sample")
+            #expect(finite.count < bounds.count / 2, "\(finite.count) buckets written for a LAN distribution")
             #expect(zip(buckets, buckets.dropFirst()).allSatisfy { $0.count <= $1.count }, "\(family) \(count.labels)")
             #expect(buckets.last?.count == count.value)
             #expect(e.value(family + "_sum", count.labels) != nil)

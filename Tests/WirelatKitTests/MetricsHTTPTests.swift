@@ -245,12 +245,14 @@ struct MetricsHTTPTests {
             let histogramMedian = try #require(query("histogram_quantile(0.5, wirelat_rtt_histogram_seconds_bucket{target=\"10.77.0.2\",method=\"icmp\",clock=\"app\"})"))
             #expect(abs(histogramMedian - summaryMedian) <= 0.1 * summaryMedian, "histogram \(histogramMedian) s, summary \(summaryMedian) s")
             let bucketSeries = query("count(wirelat_rtt_histogram_seconds_bucket{target=\"db01\",method=\"syn\"})")
-            #expect(bucketSeries == Double(2 * 152), "two clocks × 152 buckets")
+            // Two clocks, each the run of buckets its samples fill (plus the empty one below
+            // and +Inf), not all 152 of the bounds.
+            #expect(bucketSeries.map { $0 >= 2 * 3 && $0 < 2 * 152 } == true, "two clocks' buckets: \(String(describing: bucketSeries))")
             // Several scrapes on few connections: Prometheus keeps its connection open.
             let (scraped, stats) = await harness.waitUntil { $0.requests(200) >= 4 }
             #expect(scraped, "\(stats)")
             #expect(stats.connectionsAccepted <= 2, "one connection per scrape would be \(stats.requests(200)): \(stats)")
-            #expect(query("scrape_samples_scraped{job=\"wirelat\"}").map { $0 > 4 * 4 * 325 } == true)
+            #expect(query("scrape_samples_scraped{job=\"wirelat\"}").map { $0 > 4 * 4 * 20 } == true)
         }
     }
 

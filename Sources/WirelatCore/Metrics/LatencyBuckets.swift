@@ -59,12 +59,27 @@ struct BucketCounts: Sendable {
     }
 
     /// The `_bucket`, `_sum` and `_count` lines of the series labelled `labels`.
+    ///
+    /// Only the buckets from one below the lowest that holds a sample up to the highest
+    /// that does are written, then `+Inf`: a LAN path's round trips fill a dozen of the
+    /// 151, and the rest would be hundreds of constant series per target. The empty bucket
+    /// below keeps `histogram_quantile`'s interpolation exact (it takes the previous
+    /// bucket's bound as the lower end); nothing above the highest can hold a quantile.
+    /// A bucket that receives its first sample later appears then, with its cumulative
+    /// count, and stays.
     func write(_ name: String, _ labels: [(String, String)], to w: inout PrometheusTextWriter) {
+        let finite = counts.count - 1
+        let lowest = counts[0..<finite].firstIndex { $0 > 0 }
+        let highest = counts[0..<finite].lastIndex { $0 > 0 }
         var cumulative: UInt64 = 0
-        for (i, c) in counts.enumerated() {
-            cumulative &+= c
-            w.sample(name + "_bucket", labels + [("le", LatencyBuckets.labels[i])], cumulative)
+        if let lowest, let highest {
+            let first = max(0, lowest - 1)
+            for i in first...highest {
+                cumulative &+= counts[i]
+                w.sample(name + "_bucket", labels + [("le", LatencyBuckets.labels[i])], cumulative)
+            }
         }
+        w.sample(name + "_bucket", labels + [("le", "+Inf")], count)
         w.sample(name + "_sum", labels, sumSeconds)
         w.sample(name + "_count", labels, count)
     }

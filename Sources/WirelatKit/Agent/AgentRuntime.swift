@@ -68,7 +68,10 @@ public final class AgentRuntime {
             metrics: { metrics.with { $0.render(now: monotonicNanoseconds()) } },
             statusPage: { metrics.with { $0.statusPage(now: monotonicNanoseconds(), title: title) } })
         do {
-            let server = try MetricsHTTPServer(host: config.listenHost, port: config.listenPort, handler: routes)
+            // Prometheus keeps its scrape connection between scrapes (every 15 s to a minute).
+            var limits = MetricsHTTPServer.Limits()
+            limits.keepAliveIdleNanoseconds = 5 * 60 * 1_000_000_000
+            let server = try MetricsHTTPServer(host: config.listenHost, port: config.listenPort, limits: limits, handler: routes)
             try server.start()
             http = server
         } catch {
