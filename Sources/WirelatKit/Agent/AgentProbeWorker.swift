@@ -37,7 +37,7 @@ final class AgentProbeWorker: Sendable {
         self.log = log
     }
 
-    /// Ends the worker after its current probe (at most one timeout from now).
+    /// Ends the worker at its next slot, after its current probe if one is out.
     func stop() { stopped.store(true, ordering: .relaxed) }
 
     var isStopped: Bool { stopped.load(ordering: .relaxed) }
@@ -45,9 +45,6 @@ final class AgentProbeWorker: Sendable {
     func start() throws(SystemError) {
         try ServiceThread.detach { [self] in self.run() }
     }
-
-    /// The longest the worker sleeps before it looks at its stop flag again.
-    private static let stopCheckNanoseconds: UInt64 = 100_000_000
 
     private func run() {
         let spacing = max(1_000_000, target.intervalNanoseconds / UInt64(max(1, target.samples)))
@@ -60,7 +57,9 @@ final class AgentProbeWorker: Sendable {
         while !isStopped && !stop.received {
             let now = monotonicNanoseconds()
             if now < due {
-                _ = probeSleep(until: min(due, now &+ Self.stopCheckNanoseconds), stop: stop)
+                // One wake-up per probe: a stop asked for in between is seen at the next
+                // slot (a spacing from now at most), SIGINT and SIGTERM at once.
+                _ = probeSleep(until: due, stop: stop)
                 continue
             }
             if now &- due >= spacing { due &+= (now &- due) / spacing * spacing }
