@@ -110,6 +110,7 @@ public final class RequestResponseProber: Prober {
             return .reply(reply)
         }
         var parser = ReplyStreamParser()
+        var transmit: Int64?
         var answered: UInt32?
         var rxTimestamp: Int64 = 0
         let deadline = start &+ timeoutNanoseconds
@@ -129,7 +130,12 @@ public final class RequestResponseProber: Prober {
             let n: Int
             do {
                 if timestamps {
-                    guard case .processed(let r) = try socket.readTimestamped(into: UnsafeMutableRawBufferPointer(rebasing: readBuffer[0..<parser.bytesNeeded]), control: control) else { continue }
+                    guard case .processed(let r) = try socket.readTimestamped(into: UnsafeMutableRawBufferPointer(rebasing: readBuffer[0..<parser.bytesNeeded]), control: control) else {
+                        // Woken by the error queue (POLLERR): the request's TX timestamp.
+                        // Taken now, or POLLERR would stay set and every wait return at once.
+                        if let tx = socket.drainTransmitTimestamps(control: control) { transmit = tx }
+                        continue
+                    }
                     n = r.count
                     if r.timestamp > 0 { rxTimestamp = r.timestamp }
                 } else {
@@ -158,8 +164,7 @@ public final class RequestResponseProber: Prober {
             return .reply(reply)
         }
         sequence &+= 1
-        var transmit: Int64?
-        if timestamps { transmit = socket.drainTransmitTimestamps(control: control) }
+        if timestamps, let tx = socket.drainTransmitTimestamps(control: control) { transmit = tx }
         reply.outcome = .reply
         reply.sendToReplyNanoseconds = end &- start
         if let tx = transmit, rxTimestamp > tx {
