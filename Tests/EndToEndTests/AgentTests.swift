@@ -262,4 +262,19 @@ struct AgentEndToEnd {
         #expect(r.exit.status == 1 && !r.exit.bySignal, "\(r.exit) \(r.stderr)")
         #expect(r.stderr.contains("\(busyPort)") && r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
     }
+
+    @Test("docs/fleet: the example agent configuration passes --check, the alerting and recording rules pass promtool check rules, the Prometheus configuration passes promtool check config")
+    func fleetExamples() async throws {
+        let dir = try ScratchDirectory("agent-fleet-docs")
+        defer { dir.remove() }
+        let fleet = WirelatBinary.packageRoot + "/docs/fleet"
+        let check = try await runWirelat(["agent", "--config", fleet + "/agent.yaml", "--check"], in: dir)
+        #expect(check.exit.status == 0 && !check.exit.bySignal, "\(check.stderr)")
+        #expect(check.stdout.contains("db01") && check.stdout.contains("10.0.0.14 (10.0.0.14:5555, peer)"), "\(check.stdout)")
+        let rules = try #require(try TestChild.output("/bin/sh", ["-c", "promtool check rules '\(fleet)/wirelat-rules.yml' 2>&1"]))
+        #expect(rules.termination.status == 0, "\(rules.output)")
+        #expect(rules.output.contains("SUCCESS: 9 rules found"), "\(rules.output)")
+        let config = try #require(try TestChild.output("/bin/sh", ["-c", "cd '\(fleet)' && promtool check config prometheus.yml 2>&1"]))
+        #expect(config.termination.status == 0, "\(config.output)")
+    }
 }
