@@ -97,7 +97,7 @@ struct LoopbackAgent {
 
 @Suite("wirelat agent on loopback, the release binary", .serialized, .timeLimit(.minutes(3)))
 struct AgentEndToEnd {
-    @Test("/metrics: both clocks for every method, probe counts, build info; promtool check metrics passes; / and /-/healthy answer")
+    @Test("/metrics: both clocks for every method, probe counts, build info, the passive capture's reqresp and handshake; promtool check metrics passes; / and /-/healthy answer")
     func metricsPassPromtool() async throws {
         let dir = try ScratchDirectory("agent-metrics")
         defer { dir.remove() }
@@ -108,6 +108,8 @@ struct AgentEndToEnd {
             defaults: {interval: 1s, samples: 10, timeout: 300ms}
             targets:
               - {name: loop, host: 127.0.0.1, port: \(responder), methods: [reqresp, syn, connect, icmp]}
+            capture:
+              - {interface: lo, filter: "tcp port \(responder)", methods: [reqresp, handshake]}
             """, metricsPort: metricsPort, in: dir)
         defer { agent.process.kill() }
         let methods = ["reqresp", "syn", "connect", "icmp"]
@@ -129,6 +131,17 @@ struct AgentEndToEnd {
             #expect(app >= wire, "\(method): app p50 \(app) s < wire p50 \(wire) s")
         }
         #expect(samples.total("wirelat_build_info") == 1)
+        // The passive capture saw the same exchanges on the wire: request/response and the
+        // connect probes' handshakes, and libpcap's counters.
+        let passive = try await agent.scrape(until: {
+            ($0.value("wirelat_passive_rtt_seconds_count", ["interface": "lo", "method": "reqresp"]) ?? 0) >= 5
+                && ($0.value("wirelat_passive_rtt_seconds_count", ["interface": "lo", "method": "handshake"]) ?? 0) >= 5
+                && $0.total("wirelat_capture_packets_total", ["interface": "lo"]) > 0
+        }, timeout: .seconds(5))
+        #expect((passive.value("wirelat_passive_rtt_seconds_count", ["interface": "lo", "method": "reqresp"]) ?? 0) >= 5, "\(agent.process.transcript)")
+        #expect((passive.value("wirelat_passive_rtt_seconds_count", ["interface": "lo", "method": "handshake"]) ?? 0) >= 5)
+        #expect(passive.total("wirelat_capture_packets_total", ["interface": "lo"]) > 0)
+        #expect(passive.value("wirelat_passive_rtt_seconds_count", ["interface": "lo", "method": "ack"]) == nil, "only the methods asked for")
 
         guard let raw = try httpGet(agent.url + "/metrics") else { throw E2EFailure("no /metrics") }
         let file = dir.file("metrics.txt")
