@@ -135,6 +135,10 @@ public func wrongProtocolLine(_ bytes: UnsafeRawBufferPointer, notWhat: String) 
     "answered `\(describeForeignBytes(bytes))`: not \(notWhat)"
 }
 
+public func wrongProtocolLine(_ bytes: [UInt8], notWhat: String) -> String {
+    bytes.withUnsafeBytes { wrongProtocolLine($0, notWhat: notWhat) }
+}
+
 /// Two lower-case hex digits.
 public func hexByte(_ b: UInt8) -> String {
     let digits: [Character] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "a", "b", "c", "d", "e", "f"]
