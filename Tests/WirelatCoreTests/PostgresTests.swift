@@ -70,9 +70,9 @@ private func errorBody(_ severity: String, _ code: String, _ message: String) ->
         #expect(throws: DatabaseAnswerError.self) { try PostgresSSLAnswer.parse(Array("SSH-2.0-OpenSSH_9.2p1\r\n".utf8)) }
     }
 
-    @Test func quoteShowsBinaryAsEscapes() throws {
-        #expect(DatabaseAnswerError.quote([0x16, 0x03, 0x01, 0x41]) == "\\x16\\x03\\x01A")
-        #expect(DatabaseAnswerError.quote(Array(repeating: UInt8(ascii: "a"), count: 50)) == String(repeating: "a", count: 40) + "…")
+    @Test func probeLines() throws {
+        #expect(DatabaseAnswerError(notProtocol: "PostgreSQL", quoting: [0x16, 0x03, 0x01, 0x41]).probeLine == "answered `\\x16\\x03\\x01A`: not PostgreSQL")
+        #expect(DatabaseAnswerError(.refused, "FATAL 28P01 x").probeLine == "refused the login: FATAL 28P01 x")
     }
 
     @Test func errorFieldsOneLine() throws {
@@ -168,10 +168,9 @@ private func errorBody(_ severity: String, _ code: String, _ message: String) ->
             + backend("D", [0, 1, 0, 0, 0, 1, UInt8(ascii: "1")]) + backend("C", Array("SELECT 1".utf8) + [0])
             + backend("Z", [UInt8(ascii: "I")])
         #expect(try exchange.receive(select) == .command("SELECT 1"))
-        // A FATAL (the server shutting down) ends the session.
-        #expect(throws: DatabaseAnswerError.self) {
-            _ = try exchange.receive(backend("E", errorBody("FATAL", "57P01", "terminating connection due to administrator command")))
-        }
+        // A FATAL (the server shutting down) ends the session: no ReadyForQuery follows.
+        #expect(try exchange.receive(backend("E", errorBody("FATAL", "57P01", "terminating connection due to administrator command")))
+            == .fatal("FATAL 57P01 terminating connection due to administrator command"))
     }
 
     // RFC 7677 §3: user "user", password "pencil".

@@ -165,7 +165,7 @@ public struct MySQLGreeting: Equatable, Sendable, CustomStringConvertible {
         if p.first == 0xff { throw MySQLErrorPacket.refusal(p) }
         var r = LittleEndianReader(p)
         guard let version = r.byte(), version == 10 else {
-            throw DatabaseAnswerError(.unsupported, "greeting of protocol version \(p.first ?? 0); wirelat speaks 10")
+            throw DatabaseAnswerError(.unsupported, "greets with protocol version \(p.first ?? 0); wirelat speaks 10")
         }
         guard let serverVersion = r.cString(), let connectionID = r.le32(), let part1 = r.take(8), r.byte() != nil,
               let capsLow = r.le16()
@@ -252,7 +252,7 @@ public struct MySQLLogin: Sendable {
                 let g = try MySQLGreeting(packet)
                 greeting = g
                 guard g.capabilities & MySQL.Capability.protocol41 != 0 else {
-                    throw DatabaseAnswerError(.unsupported, "server \(g.displayVersion) does not speak protocol 4.1")
+                    throw DatabaseAnswerError(.unsupported, "runs \(g.displayVersion), which does not speak protocol 4.1")
                 }
                 let response = MySQL.nativePasswordResponse(password: password, scramble: g.scramble)
                 toSend += MySQL.handshakeResponse(greeting: g, user: user, authResponse: response, database: database)
@@ -268,13 +268,13 @@ public struct MySQLLogin: Sendable {
                 let nameEnd = rest.firstIndex(of: 0) ?? rest.count
                 let plugin = String(decoding: rest[..<nameEnd], as: UTF8.self)
                 guard plugin == MySQL.nativePassword else {
-                    throw DatabaseAnswerError(.unsupported, "server \(greeting.displayVersion) asks for auth plugin \(plugin.isEmpty ? "(old password)" : plugin); wirelat speaks \(MySQL.nativePassword)")
+                    throw DatabaseAnswerError(.unsupported, "(\(greeting.displayVersion)) asks for auth plugin \(plugin.isEmpty ? "(old password)" : plugin); wirelat speaks \(MySQL.nativePassword)")
                 }
                 var data = nameEnd < rest.count ? Array(rest[(nameEnd + 1)...]) : []
                 if data.last == 0 { data.removeLast() }
                 toSend += MySQL.packet(sequence: packet.sequence &+ 1, payload: MySQL.nativePasswordResponse(password: password, scramble: data))
             case 0x01:
-                throw DatabaseAnswerError(.unsupported, "server \(greeting.displayVersion) continues with auth plugin \(greeting.authPluginName); wirelat speaks \(MySQL.nativePassword)")
+                throw DatabaseAnswerError(.unsupported, "(\(greeting.displayVersion)) continues with auth plugin \(greeting.authPluginName); wirelat speaks \(MySQL.nativePassword)")
             default:
                 throw DatabaseAnswerError(.malformed, "unexpected packet 0x\(String(packet.payload.first ?? 0, radix: 16)) during login")
             }

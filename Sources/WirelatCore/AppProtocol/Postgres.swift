@@ -241,30 +241,19 @@ public struct DatabaseAnswerError: Error, Equatable, Sendable, CustomStringConve
         self.description = description
     }
 
-    /// `answered `HTTP/1.1 400 Bad Request`: not PostgreSQL`: the first line of what came back,
-    /// printable ASCII, other bytes as `\xNN`, at most 40 characters.
+    /// `answered `HTTP/1.1 400 Bad Request`: not PostgreSQL`: the first line of what came
+    /// back, as ``wrongProtocolLine(_:notWhat:)`` writes it.
     public init(notProtocol name: String, quoting bytes: [UInt8]) {
-        self.init(.notProtocol, "answered `\(DatabaseAnswerError.quote(bytes))`: not \(name)")
+        self.init(.notProtocol, wrongProtocolLine(bytes, notWhat: name))
     }
 
-    /// The first line of `bytes`, printable: what a user recognises (`HTTP/1.1 400 Bad Request`, `-ERR unknown command`).
-    public static func quote(_ bytes: [UInt8], limit: Int = 40) -> String {
-        var out = ""
-        var shown = 0
-        for b in bytes {
-            if b == 0x0d || b == 0x0a { break }
-            if shown == limit {
-                out += "…"
-                break
-            }
-            if b >= 0x20 && b < 0x7f && b != UInt8(ascii: "`") {
-                out.append(Character(Unicode.Scalar(b)))
-            } else {
-                let digits = Array("0123456789abcdef")
-                out += "\\x" + String(digits[Int(b >> 4)]) + String(digits[Int(b & 0x0f)])
-            }
-            shown += 1
+    /// The line a probe stops on, after "HOST port P ": `answered `…`: not PostgreSQL`,
+    /// `refused the login: FATAL 28P01 …`, `asks for …`.
+    public var probeLine: String {
+        switch kind {
+        case .notProtocol, .unsupported: return description
+        case .refused: return "refused the login: \(description)"
+        case .malformed: return "broke its protocol: \(description)"
         }
-        return out
     }
 }

@@ -40,7 +40,7 @@ public struct SCRAMSHA256Client: Sendable {
         let serverFirstText = String(decoding: serverFirst, as: UTF8.self)
         let attributes = Self.attributes(serverFirstText)
         guard let nonce = attributes["r"], let saltText = attributes["s"], let iterationText = attributes["i"] else {
-            throw DatabaseAnswerError(.malformed, "SCRAM server-first-message without r=, s= or i=: `\(DatabaseAnswerError.quote(serverFirst))`")
+            throw DatabaseAnswerError(.malformed, "SCRAM server-first-message without r=, s= or i=: `\(describeForeignBytes(serverFirst))`")
         }
         guard nonce.hasPrefix(clientNonce), nonce.count > clientNonce.count else {
             throw DatabaseAnswerError(.malformed, "SCRAM server nonce does not extend the client's")
@@ -52,7 +52,7 @@ public struct SCRAMSHA256Client: Sendable {
             throw DatabaseAnswerError(.malformed, "SCRAM iteration count `\(iterationText)` is not a positive number")
         }
         guard iterations <= Self.maximumIterations else {
-            throw DatabaseAnswerError(.unsupported, "SCRAM asks for \(iterations) iterations; wirelat computes at most \(Self.maximumIterations)")
+            throw DatabaseAnswerError(.unsupported, "asks for SCRAM with \(iterations) iterations; wirelat computes at most \(Self.maximumIterations)")
         }
         let withoutProof = "c=biws,r=\(nonce)"
         let authMessage = Array("\(clientFirstMessageBare),\(serverFirstText),\(withoutProof)".utf8)

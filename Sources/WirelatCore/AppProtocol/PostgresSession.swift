@@ -143,7 +143,7 @@ public struct PostgresLogin: Sendable {
             authenticated = true
             return []
         case 3:
-            throw DatabaseAnswerError(.unsupported, "the server asks for the password in clear text (pg_hba method `password`); wirelat sends it only hashed (md5, scram-sha-256), as it does not speak TLS")
+            throw DatabaseAnswerError(.unsupported, "asks for the password in clear text (pg_hba method `password`); wirelat sends it only hashed (md5, scram-sha-256), as it does not speak TLS")
         case 5:
             guard data.count == 4 else { throw DatabaseAnswerError(.malformed, "AuthenticationMD5Password with a salt of \(data.count) bytes") }
             authenticationMethod = "md5"
@@ -152,7 +152,7 @@ public struct PostgresLogin: Sendable {
         case 10:
             let mechanisms = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
             guard mechanisms.contains(SCRAMSHA256Client.mechanism) else {
-                throw DatabaseAnswerError(.unsupported, "the server offers SASL \(mechanisms.joined(separator: ", ")); wirelat speaks SCRAM-SHA-256")
+                throw DatabaseAnswerError(.unsupported, "offers SASL \(mechanisms.joined(separator: ", ")); wirelat speaks SCRAM-SHA-256")
             }
             authenticationMethod = SCRAMSHA256Client.mechanism
             let client = SCRAMSHA256Client(password: try requirePassword("scram-sha-256"), clientNonce: clientNonce)
@@ -168,10 +168,10 @@ public struct PostgresLogin: Sendable {
             try client.verifyServerFinal(data)
             scramVerified = true
             return []
-        case 2: throw DatabaseAnswerError(.unsupported, "the server asks for Kerberos V5; wirelat does trust, md5 and scram-sha-256")
-        case 7, 8: throw DatabaseAnswerError(.unsupported, "the server asks for GSSAPI; wirelat does trust, md5 and scram-sha-256")
-        case 9: throw DatabaseAnswerError(.unsupported, "the server asks for SSPI; wirelat does trust, md5 and scram-sha-256")
-        default: throw DatabaseAnswerError(.unsupported, "the server asks for authentication method \(code); wirelat does trust, md5 and scram-sha-256")
+        case 2: throw DatabaseAnswerError(.unsupported, "asks for Kerberos V5; wirelat does trust, md5 and scram-sha-256")
+        case 7, 8: throw DatabaseAnswerError(.unsupported, "asks for GSSAPI; wirelat does trust, md5 and scram-sha-256")
+        case 9: throw DatabaseAnswerError(.unsupported, "asks for SSPI; wirelat does trust, md5 and scram-sha-256")
+        default: throw DatabaseAnswerError(.unsupported, "asks for authentication method \(code); wirelat does trust, md5 and scram-sha-256")
         }
     }
 
@@ -179,7 +179,7 @@ public struct PostgresLogin: Sendable {
 
     private func requirePassword(_ method: String) throws(DatabaseAnswerError) -> [UInt8] {
         guard let password else {
-            throw DatabaseAnswerError(.unsupported, "the server asks user \"\(user)\" for a password (\(method)); give it in WIRELAT_PASSWORD or --password-file")
+            throw DatabaseAnswerError(.unsupported, "asks user \"\(user)\" for a password (\(method)); give it in WIRELAT_PASSWORD or --password-file")
         }
         return password
     }
@@ -212,12 +212,14 @@ public struct PostgresQueryExchange: Sendable {
         case command(String)
         /// An ErrorResponse: still one round trip (the session goes on).
         case error(String)
+        /// A FATAL or PANIC ErrorResponse: the server ends the session (shutdown, idle timeout).
+        case fatal(String)
 
         public var description: String {
             switch self {
             case .emptyQuery: return "EmptyQueryResponse"
             case .command(let tag): return tag
-            case .error(let text): return text
+            case .error(let text), .fatal(let text): return text
             }
         }
     }
@@ -251,7 +253,8 @@ public struct PostgresQueryExchange: Sendable {
             case UInt8(ascii: "E"):
                 let fields = try? PostgresErrorFields(body: message.body)
                 if let fields, fields.severity == "FATAL" || fields.severity == "PANIC" {
-                    throw DatabaseAnswerError(.refused, fields.description)
+                    reset()
+                    return .fatal(fields.description)
                 }
                 answer = .error(fields?.description ?? "ErrorResponse")
             case UInt8(ascii: "Z"):
