@@ -208,7 +208,7 @@ struct AppProbeEndToEnd {
         try checkAgainstCapture(probe, reqresp, count: count, method: "redis")
         #expect(integer(probe["connects"]) == 1 && integer(probe["reconnects"]) == 0, "one connection for all")
         #expect((probe["outcomes"] as? [String: Any])?["reply"] as? Int == count)
-        #expect(stdout.contains(" seq=0 +PONG rtt=") && stdout.contains("connect ip=127.0.0.1 dport=\(port)"), stdout)
+        #expect(stdout.contains(" seq=0 +PONG rtt=") && stdout.contains("connect ip=127.0.0.1 dport=\(port)"), "\(stdout)")
         let samples = try String(contentsOfFile: dir.file("redis.samples"), encoding: .utf8)
         #expect(lines(samples).count == count && samples.contains("\"method\":\"redis\""))
     }
@@ -226,7 +226,7 @@ struct AppProbeEndToEnd {
                                                                       "--interval", "3ms"], port: port, in: dir)
         try checkAgainstCapture(probe, reqresp, count: count, method: "http")
         #expect(integer(probe["connects"]) == 1 && integer(probe["reconnects"]) == 0)
-        #expect(stdout.contains(" seq=0 HTTP/1.1 200 OK rtt="), stdout)
+        #expect(stdout.contains(" seq=0 HTTP/1.1 200 OK rtt="), "\(stdout)")
         let log = try String(contentsOfFile: accessLog, encoding: .utf8)
         #expect(lines(log).filter { $0.contains("\"HEAD / HTTP/1.1\" 200") && $0.contains("wirelat") }.count == count)
     }
@@ -243,7 +243,7 @@ struct AppProbeEndToEnd {
         #expect(r.exit.status == 0, "\(r.stdout)\n\(r.stderr)")
         let j = try readJSON(dir.file("h.json"))
         #expect(integer(j["samples"]) == 5 && integer(j["reconnects"]) == 4 && integer(j["connects"]) == 5, "\(r.stdout)")
-        #expect(r.stdout.contains("(reconnect: the server announced it closes the connection)"), r.stdout)
+        #expect(r.stdout.contains("(reconnect: the server announced it closes the connection)"), "\(r.stdout)")
 
         // A server that answers and closes, with no Connection: close.
         let silentPort = freePort(28_280)
@@ -257,7 +257,7 @@ struct AppProbeEndToEnd {
         #expect(s.exit.status == 0, "\(s.stdout)\n\(s.stderr)")
         let sj = try readJSON(dir.file("s.json"))
         #expect(integer(sj["samples"]) == 4 && integer(sj["reconnects"]) == 3, "\(s.stdout)")
-        #expect(s.stdout.contains("(reconnect: the server had closed the idle connection)"), s.stdout)
+        #expect(s.stdout.contains("(reconnect: the server had closed the idle connection)"), "\(s.stdout)")
     }
 
     @Test("bad input: redis against nginx names what came back (exit 1, partial JSON kept); a closed port exits 1",
@@ -302,7 +302,7 @@ struct AppProbeEndToEnd {
         #expect(took < .seconds(5), "took \(took)")
         let j = try readJSON(dir.file("t.json"))
         #expect(integer(j["timeouts"]) == 2 && integer(j["samples"]) == 0, "\(r.stdout)")
-        #expect(r.stdout.contains("seq=0 timeout (no answer within 400ms): 1 byte of an answer, never completed"), r.stdout)
+        #expect(r.stdout.contains("seq=0 timeout (no answer within 400ms): 1 byte of an answer, never completed"), "\(r.stdout)")
     }
 
     @Test("tns: tshark decodes every packet sent as a TNS CONNECT with (CONNECT_DATA=(COMMAND=ping)); the responder's REFUSE is parsed to 19.0.0.0.0, ERR=0",
@@ -333,7 +333,7 @@ struct AppProbeEndToEnd {
         try await Task.sleep(for: .milliseconds(300))
         _ = await interrupt(capture)
         #expect(r.exit.status == 0, "\(r.stdout)\n\(r.stderr)")
-        #expect(lines(r.stdout).filter { $0.contains("REFUSE 19.0.0.0.0 (VSNNUM=318767104) ERR=0 ALIAS=LISTENER rtt=") }.count == count, r.stdout)
+        #expect(lines(r.stdout).filter { $0.contains("REFUSE 19.0.0.0.0 (VSNNUM=318767104) ERR=0 ALIAS=LISTENER rtt=") }.count == count, "\(r.stdout)")
         let j = try readJSON(dir.file("tns.json"))
         #expect(j["method"] as? String == "tns" && integer(j["samples"]) == count && integer(j["connects"]) == count)
         #expect(j["mode"] as? String == "per-connection")
@@ -341,13 +341,13 @@ struct AppProbeEndToEnd {
         let decoded = try await runTool([try #require(AppServers.tshark), "-d", "tcp.port==\(port),tns", "-r", pcap,
                                          "-Y", "tcp.dstport==\(port) && tcp.len > 0",
                                          "-T", "fields", "-e", "tns.type", "-e", "tns.connect_data"], in: dir)
-        #expect(decoded.succeeded, decoded.summary)
+        #expect(decoded.succeeded, "\(decoded.summary)")
         let rows = lines(decoded.stdout)
         #expect(rows.count == count, "tshark saw \(rows.count) TNS packets from wirelat:\n\(decoded.stdout)")
         for row in rows { #expect(row == "1\t(CONNECT_DATA=(COMMAND=ping))", "\(row)") }
         let answers = try await runTool([try #require(AppServers.tshark), "-d", "tcp.port==\(port),tns", "-r", pcap,
                                          "-Y", "tcp.srcport==\(port) && tcp.len > 0", "-T", "fields", "-e", "tns.type"], in: dir)
-        #expect(lines(answers.stdout).count == count && lines(answers.stdout).allSatisfy { $0 == "4" }, answers.stdout)
+        #expect(lines(answers.stdout).count == count && lines(answers.stdout).allSatisfy { $0 == "4" }, "\(answers.stdout)")
     }
 
     @Test("tcp send/expect: binary-safe bytes to redis, exact bytes, a count and a regex; --new-connection opens one each; a differing answer names it",
@@ -374,7 +374,7 @@ struct AppProbeEndToEnd {
         }
         let wrong = try await runWirelat(["probe", "tcp", "127.0.0.1", "--port", "\(port)", "--send", ping, "--expect", "2b4f4b0d0a", "--count", "3"], in: dir)
         #expect(wrong.exit.status == 1)
-        #expect(wrong.stderr.contains("answered `+PONG` (2b504f4e47…), not the expected 2b4f4b0d0a"), wrong.stderr)
+        #expect(wrong.stderr.contains("answered `+PONG` (2b504f4e47…), not the expected 2b4f4b0d0a"), "\(wrong.stderr)")
         let usage = try await runWirelat(["probe", "tcp", "127.0.0.1", "--port", "\(port)", "--send", ping, "--expect-bytes", "1", "--expect", "00"], in: dir)
         #expect(usage.exit.status == 64)
     }
