@@ -54,8 +54,10 @@ struct PostgresProbeCommand: ParsableCommand {
         abstract: "Time PostgreSQL's own answer: SSLRequest → S/N without a login, or with --user an empty query on one session (default port 5432).",
         discussion: """
         Without --user: one connection per probe, an SSLRequest answered by the single byte S or N, \
-        then a close. No session starts, and PostgreSQL logs nothing (pg_isready's StartupMessage \
-        can leave a FATAL line). With --user: a session (StartupMessage with \
+        then a close. No session starts, and PostgreSQL logs nothing for an N (pg_isready's \
+        StartupMessage can leave a FATAL line); a server with ssl = on answers S and logs "could \
+        not accept SSL connection: EOF detected" for the close: --gssenc sends a GSSENCRequest \
+        instead (G or N), which it does not log. With --user: a session (StartupMessage with \
         application_name=wirelat; trust, md5 or SCRAM-SHA-256 with the server's signature checked; \
         a cleartext password request is refused, as wirelat does not speak TLS), then the empty \
         query repeated on it (EmptyQueryResponse + ReadyForQuery: no parse, plan or execution), \
@@ -66,7 +68,15 @@ struct PostgresProbeCommand: ParsableCommand {
 
     @OptionGroup var target: AppProbeTarget
     @OptionGroup var login: DatabaseLoginOptions
+
+    @Flag(name: .customLong("gssenc"), help: "Without --user: send a GSSENCRequest (answered G or N) instead of the SSLRequest; a server with ssl = on logs \"could not accept SSL connection: EOF detected\" for each SSLRequest probe, and nothing for this one.")
+    var gssenc = false
+
     @OptionGroup var options: ProbeOptions
+
+    func validate() throws {
+        if gssenc && login.user != nil { throw ValidationError("--gssenc is for the login-free probe; a session (--user) sends no encryption request") }
+    }
 
     func run() throws {
         let port = target.port ?? 5432
@@ -74,7 +84,7 @@ struct PostgresProbeCommand: ParsableCommand {
             let dialogue = PostgresSessionDialogue(user: user, database: login.database, password: try login.password(), nonce: scramClientNonce)
             try runAppProbe(dialogue, host: target.host, port: port, options: options)
         } else {
-            try runAppProbe(PostgresSSLRequestDialogue(), host: target.host, port: port, options: options)
+            try runAppProbe(PostgresSSLRequestDialogue(encryption: gssenc ? .gss : .ssl), host: target.host, port: port, options: options)
         }
     }
 }

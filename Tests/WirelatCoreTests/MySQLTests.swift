@@ -153,6 +153,27 @@ private let scramble: [UInt8] = Array(1...20)
         }
     }
 
+    @Test func sessionDialogueOpening() throws {
+        var dialogue = MySQLSessionDialogue(user: "probe", password: Array("secret".utf8), database: nil)
+        #expect(dialogue.startOpening() == .receive)
+        let greeting = mariadbGreeting()
+        guard case .send(let response) = dialogue.continueOpening(greeting).next else {
+            Issue.record("no HandshakeResponse41")
+            return
+        }
+        #expect(Array(response.suffix(42).prefix(20)) == MySQL.nativePasswordResponse(password: Array("secret".utf8), scramble: scramble))
+        #expect(dialogue.continueOpening(MySQL.packet(sequence: 2, payload: [0, 0, 0, 2, 0, 0, 0])) == (11, .open))
+        #expect(dialogue.request(index: 0) == MySQL.comPing && dialogue.closing() == MySQL.comQuit)
+    }
+
+    @Test func greetingParserCountsAnERRGreetingAsAnErrorAnswer() throws {
+        var parser = MySQLGreetingParser()
+        let err = MySQL.packet(sequence: 0, payload: [0xff, 0x10, 0x04] + Array("Too many connections".utf8))
+        #expect(parser.consume(err) == .complete(AppAnswer("ERROR 1040: Too many connections", isError: true), consumed: err.count))
+        var http = MySQLGreetingParser()
+        #expect(http.consume(Array("HTTP/1.1 400 Bad Request\r\n".utf8)) == .wrongProtocol("answered `HTTP/1.1 400 Bad Request`: not MySQL"))
+    }
+
     @Test func pingExchange() throws {
         var exchange = MySQLPingExchange()
         #expect(exchange.request == MySQL.comPing)

@@ -22,6 +22,45 @@ private func errorBody(_ severity: String, _ code: String, _ message: String) ->
         #expect(Postgres.sslRequest() == probeHex("0000 0008 04d2 162f"))
     }
 
+    @Test func gssEncRequestAndAnswers() throws {
+        // Int32 8, Int32 80877104 = 0x04d21630.
+        #expect(Postgres.gssEncRequest() == probeHex("0000 0008 04d2 1630"))
+        #expect(try PostgresSSLAnswer.parse([UInt8(ascii: "G")], request: .gss) == .gssWilling)
+        #expect(try PostgresSSLAnswer.parse([UInt8(ascii: "N")], request: .gss) == .unwilling)
+        #expect(throws: DatabaseAnswerError.self) { try PostgresSSLAnswer.parse([UInt8(ascii: "G")], request: .ssl) }
+        var parser = PostgresSSLAnswerParser(request: .gss)
+        #expect(parser.consume([UInt8(ascii: "G")]) == .complete(AppAnswer("G (GSSAPI encryption available)"), consumed: 1))
+    }
+
+    @Test func sessionDialogueOpening() throws {
+        var dialogue = PostgresSessionDialogue(user: "trustuser", database: "postgres", password: nil, nonce: { "n" })
+        guard case .send(let startup) = dialogue.startOpening() else {
+            Issue.record("no StartupMessage")
+            return
+        }
+        #expect(startup == PostgresLogin(user: "trustuser", database: "postgres", password: nil, clientNonce: "n").startupMessage)
+        let ok = backend("R", [0, 0, 0, 0]) + backend("Z", [UInt8(ascii: "I")])
+        #expect(dialogue.continueOpening(Array(ok.prefix(3))) == (3, .receive))
+        #expect(dialogue.continueOpening(Array(ok.dropFirst(3))) == (ok.count - 3, .open))
+        #expect(dialogue.request(index: 7) == Postgres.query(""))
+        #expect(dialogue.closing() == Postgres.terminate)
+        var refused = PostgresSessionDialogue(user: "x", database: nil, password: Array("bad".utf8), nonce: { "n" })
+        _ = refused.startOpening()
+        let fatal = backend("E", errorBody("FATAL", "28P01", "password authentication failed for user \"x\""))
+        #expect(refused.continueOpening(fatal) == (fatal.count, .failed("refused the login: FATAL 28P01 password authentication failed for user \"x\"")))
+        var other = PostgresSessionDialogue(user: "x", database: nil, password: nil, nonce: { "n" })
+        _ = other.startOpening()
+        let http = Array("HTTP/1.1 400 Bad Request\r\n\r\n".utf8)
+        #expect(other.continueOpening(http) == (http.count, .failed("answered `HTTP/1.1 400 Bad Request`: not PostgreSQL")))
+    }
+
+    @Test func queryParserFatalClosesTheSession() throws {
+        var parser = PostgresQueryParser()
+        let fatal = backend("E", errorBody("FATAL", "57P01", "terminating connection due to administrator command"))
+        #expect(parser.consume(fatal) == .complete(AppAnswer("FATAL 57P01 terminating connection due to administrator command", isError: true, serverCloses: true),
+                                                  consumed: fatal.count))
+    }
+
     @Test func startupMessageByteExact() throws {
         let login = PostgresLogin(user: "u", database: nil, password: nil, clientNonce: "n")
         #expect(login.startupMessage == probeHex("""

@@ -26,6 +26,18 @@ public enum Postgres {
         return w.bytes
     }
 
+    /// GSSENCRequest's request code: 1234 in the high 16 bits, 5680 in the low. The server
+    /// answers `G` (built with GSSAPI) or `N`.
+    public static let gssEncRequestCode: UInt32 = 80_877_104
+
+    /// GSSENCRequest: `Int32 8, Int32 80877104`.
+    public static func gssEncRequest() -> [UInt8] {
+        var w = ByteWriter(capacity: 8)
+        w.uint32BE(8)
+        w.uint32BE(gssEncRequestCode)
+        return w.bytes
+    }
+
     /// StartupMessage: `Int32 length, Int32 196608`, then name/value pairs as C strings,
     /// then one zero byte. wirelat sends `user`, `database` and `application_name`.
     public static func startupMessage(parameters: [(name: String, value: String)]) -> [UInt8] {

@@ -1,31 +1,42 @@
 /// `wirelat probe pg` without credentials: one connection per probe, an SSLRequest
-/// answered by the single byte `S` or `N`, then a close. The server has not started a
-/// session (no StartupMessage was sent), and PostgreSQL logs nothing for it, unlike
-/// `pg_isready`, whose StartupMessage can end in a FATAL line.
+/// answered by the single byte `S` or `N` (or a GSSENCRequest, `G` or `N`), then a
+/// close. The server has not started a session (no StartupMessage was sent): PostgreSQL
+/// logs nothing for an `N` or a `G` answer, unlike `pg_isready`, whose StartupMessage can
+/// end in a FATAL line. A server with `ssl = on` answers `S` and, as the close comes
+/// instead of a TLS ClientHello, logs "could not accept SSL connection: EOF detected";
+/// the GSSENCRequest avoids that line.
 public struct PostgresSSLRequestDialogue: AppDialogue {
     public var method: ProbeMethod { .pg }
     public var mode: AppSessionMode { .perConnection }
     public var protocolName: String { "PostgreSQL" }
     public var summary: String {
-        "SSLRequest → S/N, one connection each, no login (the server logs nothing); TX of the SSLRequest → RX of the answer"
+        let answers = encryption == .ssl ? "S/N" : "G/N"
+        return "\(encryption.name) → \(answers), one connection each, no login; TX of the \(encryption.name) → RX of the answer"
     }
 
-    public init() {}
+    public let encryption: PostgresEncryptionRequest
 
-    public func request(index: Int) -> [UInt8] { Postgres.sslRequest() }
-    public func parser(index: Int) -> PostgresSSLAnswerParser { PostgresSSLAnswerParser() }
+    public init(encryption: PostgresEncryptionRequest = .ssl) {
+        self.encryption = encryption
+    }
+
+    public func request(index: Int) -> [UInt8] { encryption.bytes }
+    public func parser(index: Int) -> PostgresSSLAnswerParser { PostgresSSLAnswerParser(request: encryption) }
 }
 
-/// Reads the one-byte answer to an SSLRequest (or an old server's ErrorResponse).
+/// Reads the one-byte answer to an SSLRequest or GSSENCRequest (or an old server's ErrorResponse).
 public struct PostgresSSLAnswerParser: AppAnswerParser {
     private var bytes: [UInt8] = []
+    private let request: PostgresEncryptionRequest
 
-    public init() {}
+    public init(request: PostgresEncryptionRequest = .ssl) {
+        self.request = request
+    }
 
     public mutating func consume(_ more: UnsafeRawBufferPointer) -> AppParse {
         bytes.append(contentsOf: more)
         do {
-            guard let answer = try PostgresSSLAnswer.parse(bytes) else { return .needMore }
+            guard let answer = try PostgresSSLAnswer.parse(bytes, request: request) else { return .needMore }
             if case .error = answer { return .complete(AppAnswer(answer.description, isError: true), consumed: more.count) }
             return .complete(AppAnswer(answer.description), consumed: more.count)
         } catch {

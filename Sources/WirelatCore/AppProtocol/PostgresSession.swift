@@ -1,7 +1,25 @@
-/// The answer to an SSLRequest ("Message Flow", SSL Session Encryption): one byte.
+/// Which encryption request the login-free pg probe sends ("Message Flow", SSL Session
+/// Encryption and GSSAPI Session Encryption). Both are answered by one byte.
+public enum PostgresEncryptionRequest: String, Sendable, CaseIterable {
+    /// SSLRequest → `S` or `N`.
+    case ssl
+    /// GSSENCRequest → `G` or `N`.
+    case gss
+
+    /// The request's 8 bytes.
+    public var bytes: [UInt8] { self == .ssl ? Postgres.sslRequest() : Postgres.gssEncRequest() }
+    /// The byte that says yes: `S` or `G`.
+    public var willingByte: UInt8 { self == .ssl ? UInt8(ascii: "S") : UInt8(ascii: "G") }
+    /// The message's name.
+    public var name: String { self == .ssl ? "SSLRequest" : "GSSENCRequest" }
+}
+
+/// The answer to an SSLRequest or a GSSENCRequest: one byte.
 public enum PostgresSSLAnswer: Equatable, Sendable, CustomStringConvertible {
     /// `S`: the server is willing to do TLS.
     case willing
+    /// `G`: the server is willing to do GSSAPI encryption.
+    case gssWilling
     /// `N`: the server does not do TLS (and would now read a StartupMessage).
     case unwilling
     /// An ErrorResponse: a server from before SSL support (the text of a protocol-2
@@ -11,6 +29,7 @@ public enum PostgresSSLAnswer: Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .willing: return "S (TLS available)"
+        case .gssWilling: return "G (GSSAPI encryption available)"
         case .unwilling: return "N (no TLS)"
         case .error(let text): return "ErrorResponse: \(text)"
         }
@@ -19,12 +38,13 @@ public enum PostgresSSLAnswer: Equatable, Sendable, CustomStringConvertible {
     /// Reads the answer from the bytes received so far: nil until it is complete.
     /// The server sends one byte and then waits for the client, so anything after an
     /// `S` or `N` means another protocol (an SSH banner starts with `S` too).
-    public static func parse(_ bytes: [UInt8]) throws(DatabaseAnswerError) -> PostgresSSLAnswer? {
+    public static func parse(_ bytes: [UInt8], request: PostgresEncryptionRequest = .ssl) throws(DatabaseAnswerError) -> PostgresSSLAnswer? {
         guard let first = bytes.first else { return nil }
         switch first {
-        case UInt8(ascii: "S"), UInt8(ascii: "N"):
+        case request.willingByte, UInt8(ascii: "N"):
             guard bytes.count == 1 else { throw DatabaseAnswerError(notProtocol: "PostgreSQL", quoting: bytes) }
-            return first == UInt8(ascii: "S") ? .willing : .unwilling
+            if first == UInt8(ascii: "N") { return .unwilling }
+            return request == .ssl ? .willing : .gssWilling
         case UInt8(ascii: "E"):
             // Protocol 3 (a length, then fields) or protocol 2 (a C string): five bytes tell them apart.
             guard bytes.count >= 5 else { return nil }
