@@ -76,7 +76,8 @@ final class PostgresServer {
 }
 
 /// A MariaDB 10.11 server in `dir`, in the foreground (so killing it stops it), with
-/// `probe`@`127.0.0.1`/`localhost` identified via mysql_native_password.
+/// `probe` (from 127.0.0.1, localhost and, with `anyHost`, anywhere) identified via
+/// mysql_native_password. `prefix` runs it elsewhere (`ip netns exec NS`).
 final class MariaDBServer {
     let datadir: String
     let socket: String
@@ -85,21 +86,30 @@ final class MariaDBServer {
     let process: Spawned
     static let password = "my-Pa55-\(UInt32.random(in: 100_000...999_999))"
 
-    init(in dir: ScratchDirectory, port: UInt16) async throws {
+    init(in dir: ScratchDirectory, port: UInt16, bindAddress: String = "127.0.0.1", prefix: [String] = [], extra: [String] = [],
+         anyHost: Bool = false) async throws {
         datadir = dir.file("mariadb")
         socket = dir.file("mariadb.sock")
         errorLog = dir.file("mariadb-error.log")
         self.port = port
         let install = try shell("\(DatabaseServers.installDB!) --no-defaults --datadir=\(datadir) --user=root --auth-root-authentication-method=socket --skip-test-db")
         guard install.status == 0 else { throw E2EFailure("mariadb-install-db failed:\n\(install.output)") }
-        process = try Spawned(DatabaseServers.mariadbd!, ["--no-defaults", "--user=root", "--datadir=\(datadir)", "--port=\(port)",
-                                                         "--socket=\(socket)", "--bind-address=127.0.0.1", "--log-error=\(errorLog)",
-                                                         "--pid-file=\(dir.file("mariadb.pid"))"],
-                              name: "mariadbd-\(port)", in: dir)
+        let argv = prefix + [DatabaseServers.mariadbd!, "--no-defaults", "--user=root", "--datadir=\(datadir)", "--port=\(port)",
+                             "--socket=\(socket)", "--bind-address=\(bindAddress)", "--log-error=\(errorLog)",
+                             "--pid-file=\(dir.file("mariadb.pid"))"] + extra
+        process = try Spawned(argv[0], Array(argv.dropFirst()), name: "mariadbd-\(port)", in: dir)
         do {
-            try await waitForPort(port, process, timeout: .seconds(60))
-            let users = try sql("CREATE USER 'probe'@'127.0.0.1' IDENTIFIED VIA mysql_native_password USING PASSWORD('\(Self.password)'); "
-                + "CREATE USER 'probe'@'localhost' IDENTIFIED VIA mysql_native_password USING PASSWORD('\(Self.password)');")
+            let deadline = ContinuousClock.now + .seconds(60)
+            while !(readTextFile(errorLog) ?? "").contains("ready for connections") {
+                guard ContinuousClock.now < deadline, process.isRunning else {
+                    throw E2EFailure("mariadbd did not get ready\n\(process.transcript)\n\(readTextFile(errorLog) ?? "")")
+                }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            var statements = "CREATE USER 'probe'@'127.0.0.1' IDENTIFIED VIA mysql_native_password USING PASSWORD('\(Self.password)'); "
+                + "CREATE USER 'probe'@'localhost' IDENTIFIED VIA mysql_native_password USING PASSWORD('\(Self.password)');"
+            if anyHost { statements += " CREATE USER 'probe'@'%' IDENTIFIED VIA mysql_native_password USING PASSWORD('\(Self.password)');" }
+            let users = try sql(statements)
             guard users.status == 0 else { throw E2EFailure("creating the user failed:\n\(users.output)") }
         } catch {
             process.kill()
@@ -295,5 +305,56 @@ struct DatabaseProbeEndToEnd {
         #expect(pg.exit.status == 1)
         #expect(lines(pg.stderr).count == 1 && pg.stderr.contains("port \(server.port) answered `") && pg.stderr.contains("`: not PostgreSQL"),
                 "\(pg.stderr)")
+    }
+
+    @Test("mysql: MariaDB counts login-free probes against max_connect_errors where its host cache applies (a resolvable client address), not on 127.0.0.1",
+          .enabled(if: DatabaseServers.haveMariaDB && NamespaceSupport.available))
+    func maxConnectErrors() async throws {
+        let dir = try ScratchDirectory("db-mce")
+        defer { dir.remove() }
+        // A namespace of our own, whose /etc/hosts (ip netns exec binds /etc/netns/NS/hosts)
+        // names the client address, so MariaDB's host cache holds it.
+        let tag = UInt32.random(in: 0x1000...0xffff)
+        let namespace = "dbprobe-\(String(tag, radix: 16))"
+        let address = "10.213.\(tag % 250 + 1).1"
+        let ip = try #require(NamespaceSupport.ip)
+        let etc = "/etc/netns/\(namespace)"
+        defer {
+            _ = try? shell("\(ip) netns del \(namespace)")
+            try? FileManager.default.removeItem(atPath: etc)
+        }
+        let setup = try shell("\(ip) netns add \(namespace) && \(ip) -n \(namespace) link set lo up && \(ip) -n \(namespace) addr add \(address)/32 dev lo")
+        try #require(setup.status == 0, "\(setup.output)")
+        try FileManager.default.createDirectory(atPath: etc, withIntermediateDirectories: true)
+        try "127.0.0.1 localhost\n\(address) dbclient.test\n".write(toFile: "\(etc)/hosts", atomically: false, encoding: .utf8)
+        let port: UInt16 = 23_506
+        let server = try await MariaDBServer(in: dir, port: port, bindAddress: "0.0.0.0", prefix: [ip, "netns", "exec", namespace],
+                                             extra: ["--max-connect-errors=3"], anyHost: true)
+        defer { server.stop() }
+        let binary = try WirelatBinary.require()
+        func probe(_ host: String, count: Int, name: String) throws -> String {
+            let run = try shell("\(ip) netns exec \(namespace) \(binary) probe mysql \(host) --port \(port) --count \(count) --interval 20ms", timeout: .seconds(60))
+            return run.output
+        }
+        // 127.0.0.1: never blocked (MariaDB keeps no host cache entry for loopback).
+        let loopback = try probe("127.0.0.1", count: 6, name: "loopback")
+        #expect(lines(loopback).filter { $0.contains(" seq=") && $0.contains("MariaDB") }.count == 6, "\(loopback)")
+        // The resolvable address: three greetings, then the host is blocked.
+        let counted = try probe(address, count: 5, name: "counted")
+        let greetings = lines(counted).filter { $0.contains(" seq=") && $0.contains("MariaDB") }
+        let blocked = lines(counted).filter { $0.contains(" seq=") && $0.contains("ERROR 1129") && $0.contains("is blocked because of many connection errors") }
+        #expect(greetings.count == 3 && blocked.count == 2, "\(counted)")
+        print("max_connect_errors=3, login-free probes from \(address): \(greetings.count) greetings, then \(blocked.count) × \(blocked.first.map { String($0) } ?? "-")")
+        // A login-free probe cannot unblock it; FLUSH HOSTS does.
+        _ = try server.sql("FLUSH HOSTS;")
+        let after = try probe(address, count: 2, name: "flushed")
+        #expect(lines(after).filter { $0.contains(" seq=") && $0.contains("MariaDB") }.count == 2, "\(after)")
+        // A successful login resets the host's count: two more login-free probes still get the greeting.
+        let passwordFile = dir.file("mce.password")
+        try MariaDBServer.password.write(toFile: passwordFile, atomically: false, encoding: .utf8)
+        let session = try shell("\(ip) netns exec \(namespace) \(binary) probe mysql \(address) --port \(port) --user probe --password-file \(passwordFile) --count 1")
+        #expect(session.status == 0 && session.output.contains(" seq=0 OK "), "\(session.output)")
+        let reset = try probe(address, count: 2, name: "reset")
+        #expect(lines(reset).filter { $0.contains(" seq=") && $0.contains("MariaDB") }.count == 2, "\(reset)")
     }
 }
