@@ -50,6 +50,33 @@ private let scramble: [UInt8] = Array(1...20)
         #expect(g.description == "10.11.14-MariaDB-0+deb12u2, connection id 42, auth mysql_native_password")
     }
 
+    /// Read from MariaDB 10.11.19 (Debian 12) on 127.0.0.1 with a plain socket.
+    static let realGreeting = probeHex("""
+        640000 00                                  // payload 100 bytes, sequence 0
+        0a                                         // protocol 10
+        352e352e352d31302e31312e31392d4d6172696144422d302b64656231327531 00  // 5.5.5-10.11.19-MariaDB-0+deb12u1\\0
+        f2030000                                   // connection id 1010
+        24644f3f2d612223 00                        // scramble part 1, filler
+        fef7 08 0200 ff81 15                       // capabilities low, latin1, status, capabilities high, auth data length 21
+        000000000000 1d000000                      // reserved, MariaDB extended capabilities
+        28414d3f327c3c5470584638 00                // scramble part 2 + NUL
+        6d7973716c5f6e61746976655f70617373776f726400   // mysql_native_password\\0
+        """)
+
+    @Test func realGreetingByteByByteAndTruncated() throws {
+        let bytes = Self.realGreeting
+        var reader = MySQLGreetingReader()
+        for b in bytes.dropLast() { #expect(try reader.receive([b]) == nil) }
+        let g = try #require(try reader.receive([bytes.last!]))
+        #expect(g.displayVersion == "10.11.19-MariaDB-0+deb12u1" && g.connectionID == 1010 && g.characterSet == 8)
+        #expect(g.scramble == Array("$dO?-a\"#(AM?2|<TpXF8".utf8))
+        #expect(g.authPluginName == "mysql_native_password")
+        for n in 0..<bytes.count {
+            var partial = MySQLGreetingReader()
+            #expect(try partial.receive(Array(bytes.prefix(n))) == nil)
+        }
+    }
+
     @Test func greetingTruncatedAtEveryOffsetNeverCrashes() throws {
         let bytes = mariadbGreeting()
         for n in 5..<bytes.count {

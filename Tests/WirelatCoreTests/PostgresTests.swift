@@ -160,6 +160,42 @@ private func errorBody(_ severity: String, _ code: String, _ message: String) ->
         #expect(login.backendProcessID == 12345)
     }
 
+    /// PostgreSQL 15.18 (Debian 12) answering a StartupMessage for a trust user, read with a plain socket.
+    static let realTrustLogin = probeHex("""
+        52 00000008 00000000                                         // AuthenticationOk
+        53 00000016 6170706c69636174696f6e5f6e616d6500 00            // ParameterStatus application_name ""
+        53 00000019 636c69656e745f656e636f64696e6700 5554463800      // client_encoding UTF8
+        53 00000017 446174655374796c6500 49534f2c204d445900          // DateStyle ISO, MDY
+        53 00000026 64656661756c745f7472616e73616374696f6e5f726561645f6f6e6c7900 6f666600
+        53 00000017 696e5f686f745f7374616e64627900 6f666600
+        53 00000019 696e74656765725f6461746574696d657300 6f6e00
+        53 0000001b 496e74657276616c5374796c6500 706f73746772657300
+        53 00000015 69735f737570657275736572 00 6f666600
+        53 00000019 7365727665725f656e636f64696e6700 5554463800
+        53 00000032 7365727665725f76657273696f6e00 31352e3138202844656269616e2031352e31382d302b646562313275312900   // server_version
+        53 00000024 73657373696f6e5f617574686f72697a6174696f6e00 747275737475736572 00
+        53 00000023 7374616e646172645f636f6e666f726d696e675f737472696e677300 6f6e00
+        53 00000015 54696d655a6f6e6500 4574632f55544300
+        4b 0000000c 000027a4 2f4a7993                                // BackendKeyData pid 10148
+        5a 00000005 49                                               // ReadyForQuery idle
+        """)
+
+    @Test func realTrustLoginByteByByteAndTruncated() throws {
+        let bytes = Self.realTrustLogin
+        var login = PostgresLogin(user: "trustuser", database: "postgres", password: nil, clientNonce: "x")
+        for b in bytes.dropLast() { #expect(try login.receive([b]) == .needMore) }
+        #expect(try login.receive([bytes.last!]) == .ready)
+        #expect(login.serverVersion == "15.18 (Debian 15.18-0+deb12u1)" && login.backendProcessID == 10148)
+        for n in 0..<bytes.count {
+            var partial = PostgresLogin(user: "trustuser", database: "postgres", password: nil, clientNonce: "x")
+            #expect(try partial.receive(Array(bytes.prefix(n))) == .needMore)
+        }
+        // The same server's answer for a SCRAM user: AuthenticationSASL offering SCRAM-SHA-256 alone (no TLS, no -PLUS).
+        let sasl = probeHex("52 00000017 0000000a 534352414d2d5348412d323536 00 00")
+        var scram = PostgresLogin(user: "scramuser", database: "postgres", password: Array("pencil".utf8), clientNonce: "abc")
+        #expect(try scram.receive(sasl) == .send(Postgres.saslInitialResponse(mechanism: "SCRAM-SHA-256", data: Array("n,,n=,r=abc".utf8))))
+    }
+
     @Test func md5Login() throws {
         var login = PostgresLogin(user: "user", database: nil, password: Array("pencil".utf8), clientNonce: "x")
         let step = try login.receive(backend("R", [0, 0, 0, 5, 1, 2, 3, 4]))
