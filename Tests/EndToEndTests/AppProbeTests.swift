@@ -258,6 +258,20 @@ struct AppProbeEndToEnd {
         let sj = try readJSON(dir.file("s.json"))
         #expect(integer(sj["samples"]) == 4 && integer(sj["reconnects"]) == 3, "\(s.stdout)")
         #expect(s.stdout.contains("(reconnect: the server had closed the idle connection)"), "\(s.stdout)")
+
+        // GET of an HTTP/1.0 body that runs to the close: the close completes the answer.
+        let oldPort = freePort(28_680)
+        let old = try TestResponder(port: oldPort) { fd in
+            _ = readSome(fd, atLeast: 10)
+            writeAllBytes(fd, Array("HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nthe body, until the close".utf8))
+            close(fd)
+        }
+        defer { old.stop() }
+        let g = try await runWirelat(["probe", "http", "127.0.0.1", "--port", "\(oldPort)", "--method", "GET", "--count", "3", "--interval", "50ms",
+                                      "--json", dir.file("g.json")], in: dir)
+        #expect(g.exit.status == 0, "\(g.stdout)\n\(g.stderr)")
+        let gj = try readJSON(dir.file("g.json"))
+        #expect(integer(gj["samples"]) == 3 && integer(gj["reconnects"]) == 2 && integer(gj["closes"]) == 0, "\(g.stdout)")
     }
 
     @Test("bad input: redis against nginx names what came back (exit 1, partial JSON kept); a closed port exits 1",
