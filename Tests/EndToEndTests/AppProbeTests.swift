@@ -213,6 +213,24 @@ struct AppProbeEndToEnd {
         #expect(lines(samples).count == count && samples.contains("\"method\":\"redis\""))
     }
 
+    @Test("redis with requirepass: -NOAUTH is one round trip each, shown and counted as an error answer (exit 0)",
+          .enabled(if: AppServers.haveRedis))
+    func redisNoAuth() async throws {
+        let dir = try ScratchDirectory("app-redis-auth")
+        defer { dir.remove() }
+        let port = freePort(26_579)
+        let redis = try Spawned(try #require(AppServers.redis), ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--daemonize", "no",
+                                                                 "--dir", dir.path, "--requirepass", "not-given"], name: "redis-auth", in: dir)
+        defer { redis.kill() }
+        try await waitForPort(port, redis)
+        let r = try await runWirelat(["probe", "redis", "127.0.0.1", "--port", "\(port)", "--count", "4", "--interval", "10ms", "--json", dir.file("a.json")], in: dir)
+        #expect(r.exit.status == 0, "\(r.stdout)\n\(r.stderr)")
+        #expect(lines(r.stdout).filter { $0.contains(" -NOAUTH Authentication required. rtt=") }.count == 4, "\(r.stdout)")
+        let j = try readJSON(dir.file("a.json"))
+        #expect(integer(j["error_answers"]) == 4 && integer(j["samples"]) == 4 && integer(j["connects"]) == 1, "\(r.stdout)")
+        #expect((j["outcomes"] as? [String: Any])?["error-reply"] as? Int == 4)
+    }
+
     @Test("http: HEAD / on one keep-alive connection to nginx, one access-log line each; capture --rtt agrees",
           .enabled(if: AppServers.haveNginx && AppServers.canCapture))
     func http() async throws {
