@@ -116,13 +116,16 @@ public final class AppProtocolProber<Dialogue: AppDialogue>: Prober {
             case .failed, .ready: break
             }
             let n: Int
+            let returned: UInt64
             do {
                 if timestamps {
                     guard case .processed(let r) = try socket.readTimestamped(into: readBuffer, control: control) else { continue }
+                    returned = monotonicNanoseconds()
                     n = r.count
                     if n > 0 && firstReceive == 0 && r.timestamp > 0 { firstReceive = r.timestamp }
                 } else {
                     guard case .processed(let r) = try socket.read(into: readBuffer) else { continue }
+                    returned = monotonicNanoseconds()
                     n = r
                 }
             } catch {
@@ -161,7 +164,7 @@ public final class AppProtocolProber<Dialogue: AppDialogue>: Prober {
                 drop(reason: nil)
                 return .reply(reply)
             case .complete(let answer, _):
-                let end = monotonicNanoseconds()
+                let end = returned
                 var transmit: Int64?
                 if timestamps && !request.isEmpty { transmit = socket.drainTransmitTimestamps(control: control) }
                 var wire: UInt64?
