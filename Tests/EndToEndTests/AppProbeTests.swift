@@ -213,6 +213,24 @@ struct AppProbeEndToEnd {
         #expect(lines(samples).count == count && samples.contains("\"method\":\"redis\""))
     }
 
+    @Test("redis with requirepass: -NOAUTH is one round trip each, shown and counted as an error answer (exit 0)",
+          .enabled(if: AppServers.haveRedis))
+    func redisNoAuth() async throws {
+        let dir = try ScratchDirectory("app-redis-auth")
+        defer { dir.remove() }
+        let port = freePort(26_579)
+        let redis = try Spawned(try #require(AppServers.redis), ["--port", "\(port)", "--bind", "127.0.0.1", "--save", "", "--daemonize", "no",
+                                                                 "--dir", dir.path, "--requirepass", "not-given"], name: "redis-auth", in: dir)
+        defer { redis.kill() }
+        try await waitForPort(port, redis)
+        let r = try await runWirelat(["probe", "redis", "127.0.0.1", "--port", "\(port)", "--count", "4", "--interval", "10ms", "--json", dir.file("a.json")], in: dir)
+        #expect(r.exit.status == 0, "\(r.stdout)\n\(r.stderr)")
+        #expect(lines(r.stdout).filter { $0.contains(" -NOAUTH Authentication required. rtt=") }.count == 4, "\(r.stdout)")
+        let j = try readJSON(dir.file("a.json"))
+        #expect(integer(j["error_answers"]) == 4 && integer(j["samples"]) == 4 && integer(j["connects"]) == 1, "\(r.stdout)")
+        #expect((j["outcomes"] as? [String: Any])?["error-reply"] as? Int == 4)
+    }
+
     @Test("http: HEAD / on one keep-alive connection to nginx, one access-log line each; capture --rtt agrees",
           .enabled(if: AppServers.haveNginx && AppServers.canCapture))
     func http() async throws {
@@ -258,6 +276,20 @@ struct AppProbeEndToEnd {
         let sj = try readJSON(dir.file("s.json"))
         #expect(integer(sj["samples"]) == 4 && integer(sj["reconnects"]) == 3, "\(s.stdout)")
         #expect(s.stdout.contains("(reconnect: the server had closed the idle connection)"), "\(s.stdout)")
+
+        // GET of an HTTP/1.0 body that runs to the close: the close completes the answer.
+        let oldPort = freePort(28_680)
+        let old = try TestResponder(port: oldPort) { fd in
+            _ = readSome(fd, atLeast: 10)
+            writeAllBytes(fd, Array("HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nthe body, until the close".utf8))
+            close(fd)
+        }
+        defer { old.stop() }
+        let g = try await runWirelat(["probe", "http", "127.0.0.1", "--port", "\(oldPort)", "--method", "GET", "--count", "3", "--interval", "50ms",
+                                      "--json", dir.file("g.json")], in: dir)
+        #expect(g.exit.status == 0, "\(g.stdout)\n\(g.stderr)")
+        let gj = try readJSON(dir.file("g.json"))
+        #expect(integer(gj["samples"]) == 3 && integer(gj["reconnects"]) == 2 && integer(gj["closes"]) == 0, "\(g.stdout)")
     }
 
     @Test("bad input: redis against nginx names what came back (exit 1, partial JSON kept); a closed port exits 1",

@@ -38,7 +38,7 @@ public enum ProbeMethod: String, Codable, Sendable, CaseIterable {
         case .icmpEcho: return "ICMP echo→echo-reply RTT"
         case .tcpRequestResponse: return "TCP request/response RTT"
         case .redis: return "Redis PING→+PONG RTT"
-        case .http: return "HTTP HEAD→status RTT"
+        case .http: return "HTTP request→response RTT"
         case .pg: return "PostgreSQL request→answer RTT"
         case .mysql: return "MySQL request→answer RTT"
         case .tns: return "TNS CONNECT→answer RTT"

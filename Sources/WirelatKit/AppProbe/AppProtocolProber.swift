@@ -41,9 +41,15 @@ public final class AppProtocolProber<Dialogue: AppDialogue>: Prober {
     /// The bytes one read may take; parsers bound what they keep.
     public static var readBufferBytes: Int { 65_536 }
 
-    public init(target: ProbeTarget, port: UInt16, dialogue: Dialogue) {
+    public convenience init(target: ProbeTarget, port: UInt16, dialogue: Dialogue) {
+        self.init(address: target.address.withPort(port), dialogue: dialogue)
+    }
+
+    /// From Sendable parts only (a resolved address and the dialogue), so a long-running
+    /// caller can keep them and make a prober on the thread that runs it.
+    public init(address: SocketAddress, dialogue: Dialogue) {
         self.dialogue = dialogue
-        address = target.address.withPort(port)
+        self.address = address
         control = .allocate(byteCount: 512, alignment: 16)
         readBuffer = .allocate(byteCount: Self.readBufferBytes, alignment: 16)
     }
@@ -96,6 +102,7 @@ public final class AppProtocolProber<Dialogue: AppDialogue>: Prober {
         var parser = dialogue.parser(index: index)
         var firstReceive: Int64 = 0
         var received = 0
+        var endOfStream = false
         while true {
             let now = monotonicNanoseconds()
             guard now < deadline else {
@@ -109,13 +116,16 @@ public final class AppProtocolProber<Dialogue: AppDialogue>: Prober {
             case .failed, .ready: break
             }
             let n: Int
+            let returned: UInt64
             do {
                 if timestamps {
                     guard case .processed(let r) = try socket.readTimestamped(into: readBuffer, control: control) else { continue }
+                    returned = monotonicNanoseconds()
                     n = r.count
                     if n > 0 && firstReceive == 0 && r.timestamp > 0 { firstReceive = r.timestamp }
                 } else {
                     guard case .processed(let r) = try socket.read(into: readBuffer) else { continue }
+                    returned = monotonicNanoseconds()
                     n = r
                 }
             } catch {
@@ -134,21 +144,27 @@ public final class AppProtocolProber<Dialogue: AppDialogue>: Prober {
                     return .reply(reply)
                 }
                 verdict = atEnd
-                drop(reason: "the server closed the connection")
+                endOfStream = true
             } else {
                 received += n
                 verdict = parser.consume(UnsafeRawBufferPointer(rebasing: readBuffer[0..<n]))
             }
             switch verdict {
-            case .needMore: continue
+            case .needMore:
+                guard endOfStream else { continue }
+                drop(reason: "the server closed the connection")
+                reply.outcome = .closed
+                reply.detail = "the server closed the connection after \(received) bytes of an unfinished answer"
+                return .reply(reply)
             case .wrongProtocol(let line):
+                if endOfStream { drop(reason: "the server closed the connection") }
                 reply.outcome = .wrongProtocol
                 reply.detail = line
                 failure = "\(portText) \(line)"
                 drop(reason: nil)
                 return .reply(reply)
             case .complete(let answer, _):
-                let end = monotonicNanoseconds()
+                let end = returned
                 var transmit: Int64?
                 if timestamps && !request.isEmpty { transmit = socket.drainTransmitTimestamps(control: control) }
                 var wire: UInt64?
@@ -162,9 +178,11 @@ public final class AppProtocolProber<Dialogue: AppDialogue>: Prober {
                 reply.sendToReplyNanoseconds = end &- start
                 reply.outcome = answer.isError ? .errorReply : .reply
                 reply.detail = answer.description
-                if dialogue.mode == .perConnection {
+                if endOfStream {
+                    drop(reason: "the server closed the connection")
+                } else if dialogue.mode == .perConnection {
                     closeCleanly()
-                } else if answer.serverCloses, self.socket != nil {
+                } else if answer.serverCloses {
                     drop(reason: "the server announced it closes the connection")
                 }
                 return .reply(reply)
