@@ -308,7 +308,12 @@ public final class AppProtocolProber<Dialogue: AppDialogue>: Prober {
                     drop(reason: "the connection was reset during the session opening")
                     return .failed(.closed, "the connection was reset during the session opening (\(errnoText(error.errno)))")
                 }
-                guard case .processed(let n) = result else { continue }
+                guard case .processed(let n) = result else {
+                    // The opening's TX timestamps wait on the error queue, and keep the socket
+                    // readable for poll until they are read: drain them, or this loop spins.
+                    if timestamps { _ = s.drainTransmitTimestamps(control: control) }
+                    continue
+                }
                 if n == 0 {
                     drop(reason: "the server closed the connection during the session opening")
                     return .failed(.closed, "the server closed the connection during the session opening")
