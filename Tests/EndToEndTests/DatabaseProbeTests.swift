@@ -168,7 +168,7 @@ func runWirelatWithEnvironment(_ arguments: [String], environment: [String: Stri
 struct DatabaseProbeEndToEnd {
     let capture = AppProbeEndToEnd()
 
-    @Test("pg without login: SSLRequest → N per connection, nothing in PostgreSQL's log (pg_isready leaves a FATAL); capture --rtt agrees",
+    @Test("pg without login: SSLRequest → N per connection, nothing in PostgreSQL's log (pg_isready leaves a FATAL; with ssl = on the SSLRequest is logged, --gssenc is not); capture --rtt agrees",
           .enabled(if: DatabaseServers.havePostgres && DatabaseServers.isRoot))
     func postgresLoginFree() async throws {
         let dir = try ScratchDirectory("db-pg-free")
@@ -195,6 +195,28 @@ struct DatabaseProbeEndToEnd {
         let added = server.logLines.dropFirst(before.count)
         #expect(added.contains { $0.contains("FATAL:  database \"trustuser\" does not exist") }, "pg_isready left: \(Array(added))")
         print(figures("pg SSLRequest (\(count), per connection)", probe))
+
+        // ssl = on: the SSLRequest is answered S, and the close that comes instead of a TLS
+        // ClientHello is logged; the GSSENCRequest (--gssenc) is not.
+        guard let openssl = CaptureTools.find("openssl") else { return }
+        let cert = try shell("cd \(server.data) && \(openssl) req -new -x509 -days 2 -nodes -subj /CN=localhost -keyout server.key -out server.crt "
+            + "&& chown postgres server.key server.crt && chmod 600 server.key")
+        try #require(cert.status == 0, "\(cert.output)")
+        _ = try server.psql("ALTER SYSTEM SET ssl = on")
+        _ = try server.psql("SELECT pg_reload_conf()")
+        try await Task.sleep(for: .milliseconds(500))
+        var mark = server.logLines.count
+        let ssl = try await runWirelat(["probe", "pg", "127.0.0.1", "--port", "\(server.port)", "--count", "3", "--interval", "20ms"], in: dir, name: "ssl-on")
+        #expect(ssl.exit.status == 0 && lines(ssl.stdout).filter { $0.contains(" S (TLS available) ") }.count == 3, "\(ssl.stdout)")
+        try await Task.sleep(for: .milliseconds(500))
+        let eof = server.logLines.dropFirst(mark).filter { $0.contains("could not accept SSL connection: EOF detected") }
+        #expect(eof.count == 3, "ssl = on: \(Array(server.logLines.dropFirst(mark)))")
+        mark = server.logLines.count
+        let gss = try await runWirelat(["probe", "pg", "127.0.0.1", "--port", "\(server.port)", "--gssenc", "--count", "3", "--interval", "20ms"], in: dir, name: "gssenc")
+        #expect(gss.exit.status == 0 && lines(gss.stdout).filter { $0.contains(" seq=") && ($0.contains(" G (GSSAPI") || $0.contains(" N (no")) }.count == 3,
+                "\(gss.stdout)")
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(server.logLines.count == mark, "--gssenc left: \(Array(server.logLines.dropFirst(mark)))")
     }
 
     @Test("pg sessions: trust, SCRAM-SHA-256 and md5 logins, the empty query repeated, Terminate: nothing in the log; capture --rtt agrees",
