@@ -379,4 +379,21 @@ struct DatabaseProbeEndToEnd {
         let reset = try probe(address, count: 2, name: "reset")
         #expect(lines(reset).filter { $0.contains(" seq=") && $0.contains("MariaDB") }.count == 2, "\(reset)")
     }
+
+    @Test("pg against nginx: `answered `HTTP/1.1 400 Bad Request`: not PostgreSQL`, exit 1; mysql against it: no greeting within the timeout, exit 1",
+          .enabled(if: AppServers.haveNginx))
+    func againstHTTP() async throws {
+        let dir = try ScratchDirectory("db-http")
+        defer { dir.remove() }
+        let port = freePort(28_180)
+        let (nginx, _) = try await startNginx(port: port, in: dir)
+        defer { nginx.kill() }
+        let json = dir.file("pg.json")
+        let pg = try await runWirelat(["probe", "pg", "127.0.0.1", "--port", "\(port)", "--count", "3", "--json", json], in: dir, name: "pg-on-http")
+        #expect(pg.exit.status == 1)
+        #expect(lines(pg.stderr) == ["wirelat: 127.0.0.1 port \(port) answered `HTTP/1.1 400 Bad Request`: not PostgreSQL"], "\(pg.stderr)")
+        #expect(integer(try readJSON(json)["wrong_answers"]) == 1, "the partial report is written")
+        let mysql = try await runWirelat(["probe", "mysql", "127.0.0.1", "--port", "\(port)", "--count", "1", "--timeout", "300ms"], in: dir, name: "mysql-on-http")
+        #expect(mysql.exit.status == 1 && lines(mysql.stderr).count == 1 && mysql.stderr.contains("no answer"), "\(mysql.stderr)")
+    }
 }
