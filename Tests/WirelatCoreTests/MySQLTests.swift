@@ -210,3 +210,54 @@ private let scramble: [UInt8] = Array(1...20)
         #expect(throws: DatabaseAnswerError.self) { _ = try exchange.receive(probeHex("010000 01 05")) }
     }
 }
+
+/// Random bytes, from a fixed seed (xorshift64*), for the robustness tests of the database parsers.
+struct DatabaseFuzzBytes {
+    var state: UInt64
+
+    mutating func next() -> UInt64 {
+        state ^= state >> 12
+        state ^= state << 25
+        state ^= state >> 27
+        return state &* 2_685_821_657_736_338_717
+    }
+
+    /// `count` random bytes whose first byte is one of `firsts`, so the parser gets past its first check.
+    mutating func bytes(count: Int, firsts: [UInt8]) -> [UInt8] {
+        var out = (0..<count).map { _ in UInt8(truncatingIfNeeded: next()) }
+        if !out.isEmpty, !firsts.isEmpty { out[0] = firsts[Int(next() % UInt64(firsts.count))] }
+        return out
+    }
+}
+
+@Suite struct DatabaseParserRobustnessTests {
+    /// Thousands of random answers, whole and byte by byte: every parser ends in a verdict
+    /// or waits, and never traps.
+    @Test func randomAnswersNeverTrap() throws {
+        var random = DatabaseFuzzBytes(state: 0x9e37_79b9_7f4a_7c15)
+        for round in 0..<3000 {
+            let count = Int(random.next() % 160)
+            let pg = random.bytes(count: count, firsts: Array("RSKZENIDCTv".utf8))
+            var login = PostgresLogin(user: "u", database: nil, password: Array("p".utf8), clientNonce: "abc")
+            _ = try? login.receive(pg)
+            var exchange = PostgresQueryExchange()
+            _ = try? exchange.receive(pg)
+            _ = try? PostgresSSLAnswer.parse(pg)
+            _ = try? PostgresErrorFields(body: pg)
+            var greeting = random.bytes(count: count, firsts: [])
+            if greeting.count >= 5 {
+                greeting[0] = UInt8(truncatingIfNeeded: greeting.count - 4)
+                greeting[1] = 0
+                greeting[2] = 0
+                greeting[3] = 0
+                greeting[4] = round % 2 == 0 ? 10 : 0xff
+            }
+            var reader = MySQLGreetingReader()
+            _ = try? reader.receive(greeting)
+            var mysql = MySQLLogin(user: "u", password: Array("p".utf8), database: "d")
+            for b in greeting { _ = try? mysql.receive([b]) }
+            var ping = MySQLPingExchange()
+            _ = try? ping.receive(greeting)
+        }
+    }
+}
