@@ -96,20 +96,9 @@ public enum Postgres {
     /// The md5 method's answer ("Message Flow", AuthenticationMD5Password):
     /// `"md5" + hex(md5(hex(md5(password + user)) + salt))`.
     public static func md5PasswordText(user: String, password: [UInt8], salt: [UInt8]) -> [UInt8] {
-        let inner = hexDigits(Insecure.MD5.hash(data: password + Array(user.utf8)))
-        let outer = hexDigits(Insecure.MD5.hash(data: inner + salt))
+        let inner = Array(hexString(Array(Insecure.MD5.hash(data: password + Array(user.utf8)))).utf8)
+        let outer = Array(hexString(Array(Insecure.MD5.hash(data: inner + salt))).utf8)
         return Array("md5".utf8) + outer
-    }
-
-    /// Lower-case hex of a digest's bytes, as ASCII.
-    static func hexDigits<D: Sequence>(_ digest: D) -> [UInt8] where D.Element == UInt8 {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        for b in digest {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0x0f)])
-        }
-        return out
     }
 }
 
@@ -194,7 +183,7 @@ public struct PostgresMessageReader: Sendable {
     public private(set) var firstBytes: [UInt8] = []
 
     /// Backend message types of protocol 3.0 ("Message Formats").
-    static let backendTypes: Set<UInt8> = Set("RSKZEN ITDC123nstAGHWcdvV".utf8).subtracting([UInt8(ascii: " ")])
+    static let backendTypes: Set<UInt8> = Set("RSKZENITDC123nstAGHWcdvV".utf8)
 
     public init() {}
 

@@ -93,6 +93,7 @@ public struct PostgresLogin: Sendable {
     private let clientNonce: String
     private var reader = PostgresMessageReader()
     private var scram: SCRAMSHA256Client?
+    private var scramVerified = false
     private var authenticated = false
 
     /// The authentication the server asked for: `trust`, `md5` or `SCRAM-SHA-256`, once known.
@@ -156,7 +157,7 @@ public struct PostgresLogin: Sendable {
         let data = Array(body[4...])
         switch code {
         case 0:
-            if scram != nil && authenticationMethod == SCRAMSHA256Client.mechanism && !scramVerified {
+            if scram != nil && !scramVerified {
                 throw DatabaseAnswerError(.malformed, "AuthenticationOk without the SCRAM server signature")
             }
             if authenticationMethod == nil { authenticationMethod = "trust" }
@@ -194,8 +195,6 @@ public struct PostgresLogin: Sendable {
         default: throw DatabaseAnswerError(.unsupported, "asks for authentication method \(code); wirelat does trust, md5 and scram-sha-256")
         }
     }
-
-    private var scramVerified = false
 
     private func requirePassword(_ method: String) throws(DatabaseAnswerError) -> [UInt8] {
         guard let password else {
