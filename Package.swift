@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // Pure: wire codec, decoders, matchers, statistics, reports. No kernel calls.
@@ -21,6 +22,8 @@ let package = Package(
             dependencies: [
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "RealModule", package: "swift-numerics"),
+                // SHA-1, SHA-256, HMAC and MD5 for the database logins (pg SCRAM/md5, mysql_native_password).
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // What Glibc's Swift module does not show: epoll, eventfd, timerfd, accept4,

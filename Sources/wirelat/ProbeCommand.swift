@@ -7,7 +7,7 @@ struct ProbeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "probe",
         abstract: "Active probes: a raw SYN (hping3 -S), a TCP connect, or an ICMP echo (ping).",
-        subcommands: [SYNProbeCommand.self, ConnectProbeCommand.self, ICMPProbeCommand.self]
+        subcommands: [SYNProbeCommand.self, ConnectProbeCommand.self, ICMPProbeCommand.self] + appProbeCommands + databaseProbeCommands
     )
 }
 

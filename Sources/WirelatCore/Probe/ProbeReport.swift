@@ -8,6 +8,27 @@ public enum ProbeMethod: String, Codable, Sendable, CaseIterable {
     case icmpEcho = "icmp-echo"
     /// One request and its reply over wirelat's sync protocol: what an application waits for.
     case tcpRequestResponse = "tcp-reqresp"
+    /// Redis: PING → +PONG on one connection (docs/APP-PROBES.md).
+    case redis
+    /// HTTP/1.1: HEAD PATH → the status line and headers, on one keep-alive connection.
+    case http
+    /// PostgreSQL: SSLRequest → `S`/`N`, or a query on an authenticated session.
+    case pg
+    /// MySQL/MariaDB: the server's greeting, or COM_PING on an authenticated session.
+    case mysql
+    /// The Oracle listener: a TNS CONNECT carrying `(CONNECT_DATA=(COMMAND=ping))` → its REFUSE.
+    case tns
+    /// Generic TCP: the given bytes → the expected answer (bytes, a count, or a regex).
+    case tcpSendExpect = "tcp-send-expect"
+
+    /// The application-protocol probes: each times the listener's own request/response,
+    /// with the TCP handshake reported apart.
+    public var isApplicationProtocol: Bool {
+        switch self {
+        case .redis, .http, .pg, .mysql, .tns, .tcpSendExpect: return true
+        case .tcpSYN, .tcpConnect, .icmpEcho, .tcpRequestResponse: return false
+        }
+    }
 
     /// Which round trip the method times (INTERFACE.md: the label says which).
     public var label: String {
@@ -16,6 +37,12 @@ public enum ProbeMethod: String, Codable, Sendable, CaseIterable {
         case .tcpConnect: return "connect()→writable RTT"
         case .icmpEcho: return "ICMP echo→echo-reply RTT"
         case .tcpRequestResponse: return "TCP request/response RTT"
+        case .redis: return "Redis PING→+PONG RTT"
+        case .http: return "HTTP request→response RTT"
+        case .pg: return "PostgreSQL request→answer RTT"
+        case .mysql: return "MySQL request→answer RTT"
+        case .tns: return "TNS CONNECT→answer RTT"
+        case .tcpSendExpect: return "TCP send→expected answer RTT"
         }
     }
 }
@@ -36,12 +63,18 @@ public enum ProbeOutcome: String, Codable, Sendable {
     case timeout
     /// The kernel reported the destination unreachable (ICMP error, no neighbour).
     case unreachable
+    /// An application protocol's error answer (`-NOAUTH …`, `-ERR …`): one round trip all the same.
+    case errorReply = "error-reply"
+    /// What came back is not the protocol probed (the detail says what it was).
+    case wrongProtocol = "wrong-protocol"
+    /// The server closed the connection before answering.
+    case closed
 
     /// Whether the peer answered (a RST answers, as in hping's `RA`).
     public var answered: Bool {
         switch self {
-        case .synAck, .reset, .connected, .refused, .reply: return true
-        case .timeout, .unreachable: return false
+        case .synAck, .reset, .connected, .refused, .reply, .errorReply: return true
+        case .timeout, .unreachable, .wrongProtocol, .closed: return false
         }
     }
 }

@@ -87,7 +87,7 @@ public enum ProbeText {
             default:
                 return "timeout ip=\(host) dport=\(port ?? 0) seq=\(r.seq) (\(within))"
             }
-        case .tcpConnect, .tcpRequestResponse:
+        case .tcpConnect, .tcpRequestResponse, .redis, .http, .pg, .mysql, .tns, .tcpSendExpect:
             let local = r.localPort.map { " sport=\($0)" } ?? ""
             switch r.outcome {
             case .connected, .reply:
@@ -116,6 +116,8 @@ public enum ProbeText {
             return "CONNECT \(host) port \(port ?? 0): non-blocking connect(), timed until writable, then a normal close"
         case .tcpRequestResponse:
             return "REQRESP \(host) port \(port ?? 0): wirelat sync requests"
+        case .redis, .http, .pg, .mysql, .tns, .tcpSendExpect:
+            return "\(method.rawValue.uppercased()) \(host) port \(port ?? 0): \(method.label)"
         }
     }
 
@@ -144,7 +146,7 @@ public enum ProbeText {
             if report.samples > 0 {
                 out += "round-trip min/avg/max = \(ms(s.min))/\(ms(s.mean))/\(ms(s.max)) ms\n"
             }
-        case .tcpConnect, .tcpRequestResponse:
+        case .tcpConnect, .tcpRequestResponse, .redis, .http, .pg, .mysql, .tns, .tcpSendExpect:
             out += "\n--- \(host) connect statistics ---\n"
             out += "\(report.sent) connects, \(report.outcomes["connected", default: 0]) connected, \(report.outcomes["refused", default: 0]) refused, \(report.outcomes["timeout", default: 0]) timeout, \(formatG(lossPercent))% unanswered\n"
             if report.samples > 0 {
