@@ -13,6 +13,8 @@ public struct CompareSettings: Sendable {
     public var payloadBytes = 56
     /// The clock of the first table's columns; the others follow in tables of their own.
     public var clock = ProbeClock.wire
+    /// The listener's own protocol in place of a wirelat server's request/response.
+    public var app: AppProtocolKind?
 
     public init(host: String, port: UInt16) {
         self.host = host
@@ -47,11 +49,16 @@ public enum CompareRun {
             }
         }
         probers.append(ConnectProber(target: target, port: settings.port))
-        do {
-            probers.append(try RequestResponseProber(target: target, port: settings.port,
-                                                     timeoutNanoseconds: settings.timeoutNanoseconds, stop: stop))
-        } catch {
-            notes.append("tcp-reqresp skipped: no wirelat server answered on port \(settings.port) (\(error.description))")
+        if let app = settings.app {
+            probers.append(app.prober(address: target.address.withPort(settings.port)))
+            notes.append("\(app.rawValue): \(app.exchange); its TCP handshakes are not in its row")
+        } else {
+            do {
+                probers.append(try RequestResponseProber(target: target, port: settings.port,
+                                                         timeoutNanoseconds: settings.timeoutNanoseconds, stop: stop))
+            } catch {
+                notes.append("tcp-reqresp skipped: no wirelat server answered on port \(settings.port) (\(error.description))")
+            }
         }
 
         say("wirelat compare \(target.text): \(settings.count) rounds of \(probers.map(\.method.rawValue).joined(separator: ", ")), one of each per round, a round every \(formatDuration(.nanoseconds(Int64(clamping: settings.intervalNanoseconds))))\n")

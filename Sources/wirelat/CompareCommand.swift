@@ -11,7 +11,8 @@ struct CompareCommand: ParsableCommand {
         discussion: """
         Interleaves the methods round-robin, one probe of each per round, so drift hits all alike: \
         ICMP echo, a SYN probe (needs CAP_NET_RAW; skipped with a note otherwise), a TCP connect, and, \
-        when a wirelat server listens on PORT, a sync request/response. Prints one row per method and a \
+        when a wirelat server listens on PORT, a sync request/response — or, with --app PROTOCOL, the \
+        listener's own request/response (redis, http, pg, mysql, tns) on its port. Prints one row per method and a \
         sentence on what the gap means. Every table's columns come from one clock: wire (kernel \
         TX → RX timestamps; for connect, the kernel's handshake RTT from TCP_INFO) first by default, \
         then app (CLOCK_MONOTONIC around the send and receive calls), then ping's (ICMP only); \
@@ -24,8 +25,11 @@ struct CompareCommand: ParsableCommand {
     @Argument(help: "The host to compare against (omit with --from).")
     var host: String?
 
-    @Option(help: "The TCP port (where a wirelat server listens, for the request/response row).")
+    @Option(help: "The TCP port (where a wirelat server listens, for the request/response row; with --app, the listener's, by default the protocol's own).")
     var port: UInt16?
+
+    @Option(help: ArgumentHelp("Time the listener's own protocol on PORT instead of a wirelat server's request/response: redis (PING), http (HEAD /), pg (SSLRequest), mysql (the greeting) or tns (CONNECT COMMAND=ping); the login-free exchanges of `wirelat probe`.", valueName: "PROTOCOL"))
+    var app: String?
 
     @Option(help: "Rounds (one probe of every method each).")
     var count = 100
@@ -57,7 +61,10 @@ struct CompareCommand: ParsableCommand {
         guard tableClock != nil else { throw ValidationError("--clock must be wire or app, not \"\(clock)\"") }
         if from.isEmpty {
             guard host != nil else { throw ValidationError("give a HOST to probe, or --from with saved JSON reports") }
-            guard port != nil else { throw ValidationError("--port is required when probing a host") }
+            if let app, AppProtocolKind(rawValue: app) == nil {
+                throw ValidationError("--app must be one of \(AppProtocolKind.allCases.map(\.rawValue).joined(separator: ", ")), not \"\(app)\"")
+            }
+            guard port != nil || app != nil else { throw ValidationError("--port is required when probing a host") }
             guard count >= 1 && count <= 1_000_000 else { throw ValidationError("--count must be between 1 and 1000000") }
             guard timeout.nanoseconds >= 1_000_000 else {
                 throw ValidationError("--timeout must be at least 1ms")
@@ -123,8 +130,10 @@ struct CompareCommand: ParsableCommand {
     }
 
     private func measured() throws -> CompareReport {
-        guard let host, let port else { throw ExitCode.usage }
+        let protocolKind = app.flatMap(AppProtocolKind.init(rawValue:))
+        guard let host, let port = port ?? protocolKind?.defaultPort else { throw ExitCode.usage }
         var settings = CompareSettings(host: host, port: port)
+        settings.app = protocolKind
         settings.count = count
         settings.intervalNanoseconds = interval.nanoseconds
         settings.timeoutNanoseconds = timeout.nanoseconds

@@ -79,13 +79,13 @@ struct AgentConfigTests {
         #expect(config.responderPort == nil)
         #expect(config.summaryWindowNanoseconds == 300_000_000_000)
         #expect(config.targets == [
-            AgentTarget(name: "web01", host: "web01", port: 8080, methods: AgentMethod.allCases,
+            AgentTarget(name: "web01", host: "web01", port: 8080, methods: AgentMethod.standard,
                         intervalNanoseconds: 30_000_000_000, samples: 10, timeoutNanoseconds: 1_000_000_000, length: 0),
             AgentTarget(name: "second", host: "web02", port: 8080, methods: [.connect],
                         intervalNanoseconds: 30_000_000_000, samples: 5, timeoutNanoseconds: 250_000_000, length: 1024),
             AgentTarget(name: "10.1.1.1", host: "10.1.1.1", port: 1, methods: [.icmp],
                         intervalNanoseconds: 30_000_000_000, samples: 10, timeoutNanoseconds: 1_000_000_000, length: 0),
-            AgentTarget(name: "10.2.2.2", host: "10.2.2.2", port: 8080, methods: AgentMethod.allCases,
+            AgentTarget(name: "10.2.2.2", host: "10.2.2.2", port: 8080, methods: AgentMethod.standard,
                         intervalNanoseconds: 30_000_000_000, samples: 10, timeoutNanoseconds: 1_000_000_000, length: 0),
         ])
         #expect(config.targets[0].probeSpacingNanoseconds == 3_000_000_000)

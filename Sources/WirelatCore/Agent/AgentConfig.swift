@@ -8,6 +8,12 @@ public enum AgentMethod: String, CaseIterable, Sendable {
     case connect
     /// ICMP echo, as ping.
     case icmp
+    /// The listener's own protocol, without a login, as `probe redis|http|pg|mysql|tns`
+    /// (and `compare --app`): PING, HEAD /, SSLRequest, the greeting, a TNS CONNECT.
+    case redis, http, pg, mysql, tns
+
+    /// The methods a target gets when neither it nor `defaults` names any.
+    public static let standard: [AgentMethod] = [.reqresp, .syn, .connect, .icmp]
 
     /// Every method but ICMP talks to a TCP port.
     public var needsPort: Bool { self != .icmp }
@@ -33,7 +39,7 @@ public struct AgentTarget: Equatable, Sendable {
 
     public init(
         name: String, host: String, port: UInt16? = nil,
-        methods: [AgentMethod] = AgentMethod.allCases,
+        methods: [AgentMethod] = AgentMethod.standard,
         intervalNanoseconds: UInt64 = 10_000_000_000, samples: Int = 20,
         timeoutNanoseconds: UInt64 = 1_000_000_000, length: Int = 0, isPeer: Bool = false
     ) {

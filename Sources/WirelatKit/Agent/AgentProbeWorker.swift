@@ -109,6 +109,9 @@ final class AgentProbeWorker: Sendable {
             return ConnectProber(target: probeTarget, port: target.port ?? 0)
         case .icmp:
             return try ICMPProber(target: probeTarget, payloadBytes: target.length)
+        case .redis, .http, .pg, .mysql, .tns:
+            let kind = AppProtocolKind(rawValue: method.rawValue)!
+            return kind.prober(address: probeTarget.address.withPort(target.port ?? kind.defaultPort))
         }
     }
 
@@ -123,7 +126,10 @@ final class AgentProbeWorker: Sendable {
     /// The `result` label of one probe's reply.
     static func result(of reply: ProbeReply) -> ProbeResultLabel {
         switch reply.outcome {
-        case .synAck, .connected, .reply: return .ok
+        // An error answer (Redis -NOAUTH, an HTTP 5xx) is still the listener's round trip.
+        case .synAck, .connected, .reply, .errorReply: return .ok
+        case .closed: return .reset
+        case .wrongProtocol: return .error
         case .refused: return .refused
         case .reset: return .refused
         case .timeout: return .timeout
