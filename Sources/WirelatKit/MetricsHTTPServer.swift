@@ -492,8 +492,7 @@ final class HTTPConnection {
     let id: UInt64
     var phase = Phase.readingHead
     var input: [UInt8] = []
-    var output: [UInt8] = []
-    var outputOffset = 0
+    var output = PendingOutput(keepsCapacity: false)
     var deadline: TimerID?
     var served = 0
     /// Kept alive and waiting, on the idle timer, for a next request to begin.
@@ -507,23 +506,11 @@ final class HTTPConnection {
         self.id = id
     }
 
-    var hasPendingOutput: Bool { outputOffset < output.count }
-    var pendingOutputBytes: Int { output.count - outputOffset }
+    var hasPendingOutput: Bool { output.isPending }
+    var pendingOutputBytes: Int { output.count }
 
     /// Writes what is queued until done or the socket would block.
-    func flush() throws(SystemError) {
-        while outputOffset < output.count {
-            let result = try output.withUnsafeBytes { b in
-                Result { () throws(SystemError) in try socket.write(UnsafeRawBufferPointer(rebasing: b[outputOffset...])) }
-            }.get()
-            guard case .processed(let n) = result else { break }
-            outputOffset += n
-        }
-        if outputOffset == output.count {
-            output = []
-            outputOffset = 0
-        }
-    }
+    func flush() throws(SystemError) { try output.flush(to: socket) }
 }
 
 extension MetricsHTTPServer {

@@ -85,9 +85,9 @@ public enum ProbeSession {
     }
 
     /// Sends probe i at start + i × interval (or at once, if the previous answer came later),
-    /// calling `onReply` after each.
+    /// calling `onReply` after each; ends early, after a reply, once `isOver` says so.
     public static func run(_ prober: Prober, schedule: ProbeSchedule, stop: StopSignal,
-                           onReply: (ProbeReply) -> Void) -> Outcome {
+                           onReply: (ProbeReply) -> Void, isOver: () -> Bool = { false }) -> Outcome {
         let start = monotonicNanoseconds()
         var replies: [ProbeReply] = []
         var interrupted = false
@@ -106,7 +106,7 @@ public enum ProbeSession {
             case .interrupted:
                 interrupted = true
             }
-            if interrupted { break }
+            if interrupted || isOver() { break }
         }
         prober.finish()
         return Outcome(replies: replies, interrupted: interrupted, durationNanoseconds: monotonicNanoseconds() &- start)

@@ -659,17 +659,15 @@ final class ServerConnection {
     var watchingWrite = false
     var readPaused = false
 
-    private var output: [UInt8] = []
-    private var outputOffset = 0
+    private var output = PendingOutput(reservingCapacity: 256)
 
     init(socket: TCPSocket, peer: String) {
         self.socket = socket
         self.peer = peer
-        output.reserveCapacity(256)
     }
 
-    var hasPendingOutput: Bool { outputOffset < output.count }
-    var pendingOutputBytes: Int { output.count - outputOffset }
+    var hasPendingOutput: Bool { output.isPending }
+    var pendingOutputBytes: Int { output.count }
 
     func queue(_ bytes: [UInt8]) { output.append(contentsOf: bytes) }
 
@@ -682,19 +680,7 @@ final class ServerConnection {
     }
 
     /// Writes what is queued until done or the socket would block.
-    func flush() throws(SystemError) {
-        while outputOffset < output.count {
-            let result = try output.withUnsafeBytes { b in
-                Result { () throws(SystemError) in try socket.write(UnsafeRawBufferPointer(rebasing: b[outputOffset...])) }
-            }.get()
-            guard case .processed(let n) = result else { break }
-            outputOffset += n
-        }
-        if outputOffset == output.count {
-            output.removeAll(keepingCapacity: true)
-            outputOffset = 0
-        }
-    }
+    func flush() throws(SystemError) { try output.flush(to: socket) }
 
     /// One attempt to send a refusal before the connection is closed.
     func sendBestEffort(_ bytes: [UInt8]) {

@@ -31,32 +31,15 @@ func runAppProbe<D: AppDialogue>(_ dialogue: D, host: String, port: UInt16, opti
             emit(AppProbeText.connectLine(sample, host: target.host, port: port, timeoutNanoseconds: schedule.timeoutNanoseconds) + "\n")
         }
     }
-    let stop = StopSignal.interrupt()
-    let start = monotonicNanoseconds()
-    var replies: [ProbeReply] = []
-    var interrupted = false
-    for i in 0..<schedule.count {
-        if i > 0 {
-            let due = start &+ UInt64(i) &* schedule.intervalNanoseconds
-            if !probeSleep(until: due, stop: stop) {
-                interrupted = true
-                break
-            }
-        }
-        guard case .reply(let r) = prober.probe(index: i, timeoutNanoseconds: schedule.timeoutNanoseconds, stop: stop) else {
-            interrupted = true
-            break
-        }
-        replies.append(r)
+    let outcome = ProbeSession.run(prober, schedule: schedule, stop: .interrupt(), onReply: { r in
         if printing, r.outcome != .refused || prober.connections.last?.outcome != .refused {
             emit(AppProbeText.line(r, method: method, host: target.host, port: port, timeoutNanoseconds: schedule.timeoutNanoseconds) + "\n")
         }
-        if prober.failure != nil { break }
-    }
-    prober.finish()
+    }, isOver: { prober.failure != nil })
+    let replies = outcome.replies
     let probeReport = ProbeReport(method: method, target: target.text, socket: prober.socketKind, replies: replies,
                                   intervalNanoseconds: schedule.intervalNanoseconds, timeoutNanoseconds: schedule.timeoutNanoseconds,
-                                  durationNanoseconds: monotonicNanoseconds() &- start, interrupted: interrupted)
+                                  durationNanoseconds: outcome.durationNanoseconds, interrupted: outcome.interrupted)
     let report = AppProbeReport(probe: probeReport, mode: dialogue.mode, connections: prober.connections, failure: prober.failure)
     if printing { emit(AppProbeText.summary(report, host: target.text)) }
     var saved = true
