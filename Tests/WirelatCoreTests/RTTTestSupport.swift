@@ -197,10 +197,14 @@ enum RTTTools {
         try TestChild(tool, arguments)
     }
 
-    /// Runs a tool to completion (at most 60 s) and returns its standard output.
+    /// Runs a tool to completion (at most 60 s) and returns its standard output; throws with
+    /// its standard error when it fails.
     static func run(_ tool: String, _ arguments: [String]) throws -> String {
         guard let result = try TestChild.output(tool, arguments, timeout: .seconds(60)) else {
             throw TestFailure("\(tool) \(arguments.joined(separator: " ")) did not finish within 60 s")
+        }
+        guard result.termination.status == 0 && !result.termination.bySignal else {
+            throw TestFailure("\(tool) \(arguments.joined(separator: " ")): \(result.termination)\n\(result.errors)")
         }
         return result.output
     }

@@ -247,7 +247,10 @@ struct RTTTsharkTests {
         let file = directory.appendingPathComponent("loopback.pcap")
         let script = directory.appendingPathComponent("traffic.py")
         try Self.traffic.write(to: script, atomically: true, encoding: .utf8)
-        let base = Int.random(in: 20_000...55_000)
+        // Three ports free now, below the other suites' servers (20 000 up) and the
+        // kernel's ephemeral range (32 768 up), where another suite's connections live.
+        let base = (0..<500).lazy.map { _ in Int.random(in: 10_000...19_997) }
+            .first { b in (0..<3).allSatisfy { loopbackPortIsFree(UInt16(b + $0)) } } ?? 15_000
         let ports = [base, base + 1, base + 2]
 
         let tcpdump = try RTTTools.start(RTTTools.path("tcpdump")!, [

@@ -129,20 +129,54 @@ public final class TestChild: Sendable {
         }
     }
 
-    /// Runs `path` to completion (at most `timeout`), standard error discarded; its
-    /// standard output, or nil if it had to be killed.
+    /// Runs `path` to completion (at most `timeout`); its end, standard output and standard
+    /// error, or nil if it had to be killed.
     public static func output(_ path: String, _ arguments: [String], timeout: Duration = .seconds(60),
-                              environment: [String: String] = [:]) throws -> (termination: Termination, output: String)? {
+                              environment: [String: String] = [:]) throws -> (termination: Termination, output: String, errors: String)? {
+        let out = try temporaryFile(), err = try temporaryFile()
+        defer {
+            unlink(out)
+            unlink(err)
+        }
+        let child = try TestChild(path, arguments, standardOutput: out, standardError: err, environment: environment)
+        guard let termination = child.waitBlocking(timeout: timeout) else { return nil }
+        return (termination, readTextFile(out) ?? "", readTextFile(err) ?? "")
+    }
+
+    private static func temporaryFile() throws -> String {
         var template = Array("/tmp/wirelat-test-output-XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else { throw TestFailure("mkstemp: \(String(cString: strerror(errno)))") }
         close(fd)
-        let file = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-        defer { unlink(file) }
-        let child = try TestChild(path, arguments, standardOutput: file, environment: environment)
-        guard let termination = child.waitBlocking(timeout: timeout) else { return nil }
-        return (termination, readTextFile(file) ?? "")
+        return template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }
+}
+
+/// Whether nothing listens on `port` of 127.0.0.1 and ::1 (both can be bound now).
+public func loopbackPortIsFree(_ port: UInt16) -> Bool {
+    for family in [AF_INET, AF_INET6] {
+        let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        let bound: Int32
+        if family == AF_INET {
+            var a = sockaddr_in()
+            a.sin_family = sa_family_t(AF_INET)
+            a.sin_port = port.bigEndian
+            a.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+            bound = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        } else {
+            var a = sockaddr_in6()
+            a.sin6_family = sa_family_t(AF_INET6)
+            a.sin6_port = port.bigEndian
+            a.sin6_addr = in6addr_loopback
+            bound = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
+        }
+        if bound != 0 { return false }
+    }
+    return true
 }
 
 /// The whole of a text file, nil if it cannot be read.
