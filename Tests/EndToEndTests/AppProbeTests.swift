@@ -115,17 +115,27 @@ final class TestResponder: @unchecked Sendable {
                 let c = accept(listener, nil, nil)
                 guard c >= 0 else { continue }
                 lock.withLock { connections.append(c) }
-                Thread { serve(c) }.start()
+                Thread { [self] in
+                    serve(c)
+                    // The responder owns the descriptor: closed here, under the lock, so
+                    // `stop` never shuts down a number another test's socket has since taken.
+                    lock.withLock {
+                        connections.removeAll { $0 == c }
+                        close(c)
+                    }
+                }.start()
             }
         }
         thread.start()
     }
 
+    /// Stops accepting and shuts down the connections still being served (their handlers
+    /// return, and the responder closes them).
     func stop() {
         lock.withLock { stopped = true }
         _ = done.wait(timeout: .now() + 5)
         close(listener)
-        for c in lock.withLock({ connections }) { shutdown(c, Int32(SHUT_RDWR)) }
+        lock.withLock { for c in connections { shutdown(c, Int32(SHUT_RDWR)) } }
     }
 }
 
@@ -268,7 +278,6 @@ struct AppProbeEndToEnd {
         let responder = try TestResponder(port: silentPort) { fd in
             _ = readSome(fd, atLeast: 10)
             writeAllBytes(fd, Array("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".utf8))
-            close(fd)
         }
         defer { responder.stop() }
         let s = try await runWirelat(["probe", "http", "127.0.0.1", "--port", "\(silentPort)", "--count", "4", "--interval", "50ms", "--json", dir.file("s.json")], in: dir)
@@ -282,7 +291,6 @@ struct AppProbeEndToEnd {
         let old = try TestResponder(port: oldPort) { fd in
             _ = readSome(fd, atLeast: 10)
             writeAllBytes(fd, Array("HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nthe body, until the close".utf8))
-            close(fd)
         }
         defer { old.stop() }
         let g = try await runWirelat(["probe", "http", "127.0.0.1", "--port", "\(oldPort)", "--method", "GET", "--count", "3", "--interval", "50ms",
@@ -347,12 +355,11 @@ struct AppProbeEndToEnd {
         // (type 4), reasons, the data length, the description.
         let responder = try TestResponder(port: port) { fd in
             let connect = readSome(fd, atLeast: 8)
-            guard connect.count >= 8, connect[4] == 1 else { close(fd); return }
+            guard connect.count >= 8, connect[4] == 1 else { return }
             let text = Array("(DESCRIPTION=(TMP=)(VSNNUM=318767104)(ERR=0)(ALIAS=LISTENER))".utf8)
             let length = 12 + text.count
             writeAllBytes(fd, [UInt8(length >> 8), UInt8(length & 0xff), 0, 0, 4, 0, 0, 0, 0x22, 0, 0, UInt8(text.count)] + text)
             _ = readSome(fd, atLeast: 1)
-            close(fd)
         }
         defer { responder.stop() }
         let binary = try WirelatBinary.require()

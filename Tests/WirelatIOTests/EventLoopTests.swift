@@ -99,7 +99,9 @@ extension InProcess {
                         guard !swapped else { return }
                         swapped = true
                         loop.deregister(victim)
-                        _ = close(victim)
+                        // dup2 closes the victim and puts the new pipe in its place in one
+                        // step: a close first would leave the number free for another
+                        // thread's descriptor, which dup2 would then close.
                         guard pipe(&replacement) == 0, dup2(replacement[0], victim) == victim else { return }
                         _ = close(replacement[0])
                         replacement[0] = victim
