@@ -35,11 +35,13 @@ public final class RequestResponseProber: Prober {
         do {
             if try !socket.startConnect(to: address) {
                 guard case .ready = socket.wait(writable: true, timeoutNanoseconds: timeoutNanoseconds, stop: stop) else {
-                    throw ProbeSetupError.failed("no answer from \(address) within \(formatDuration(.nanoseconds(Int64(clamping: timeoutNanoseconds))))")
+                    throw ProbeSetupError.timedOut("no answer from \(address) within \(formatDuration(.nanoseconds(Int64(clamping: timeoutNanoseconds))))")
                 }
             }
             if let e = socket.pendingError() {
-                throw ProbeSetupError.failed(e.errno == Errno.connectionRefused ? "nothing listens on \(address) (connection refused)" : "cannot connect to \(address): \(errnoText(e.errno))")
+                throw e.errno == Errno.connectionRefused
+                    ? ProbeSetupError.refused("nothing listens on \(address) (connection refused)")
+                    : ProbeSetupError.failed("cannot connect to \(address): \(errnoText(e.errno))")
             }
         } catch let e as ProbeSetupError {
             throw e

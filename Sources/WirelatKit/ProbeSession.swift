@@ -5,12 +5,16 @@ import WirelatIO
 public enum ProbeSetupError: Error, CustomStringConvertible {
     /// A privilege is missing; the text names it (exit 3).
     case privilege(String)
+    /// The peer answered the connect with a RST: nothing listens there (exit 1).
+    case refused(String)
+    /// No answer within the timeout (exit 1).
+    case timedOut(String)
     /// Anything else: the host does not resolve, a socket call failed (exit 1).
     case failed(String)
 
     public var description: String {
         switch self {
-        case .privilege(let s), .failed(let s): return s
+        case .privilege(let s), .refused(let s), .timedOut(let s), .failed(let s): return s
         }
     }
 }

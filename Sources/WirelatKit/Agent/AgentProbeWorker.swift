@@ -117,10 +117,11 @@ final class AgentProbeWorker: Sendable {
 
     /// How a failed setup counts: a refused connection as refused, no answer as a timeout.
     static func setupResult(_ error: ProbeSetupError) -> ProbeResultLabel {
-        let text = error.description
-        if text.contains("connection refused") { return .refused }
-        if text.contains("no answer from") { return .timeout }
-        return .error
+        switch error {
+        case .refused: .refused
+        case .timedOut: .timeout
+        case .privilege, .failed: .error
+        }
     }
 
     /// The `result` label of one probe's reply.
